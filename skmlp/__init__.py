@@ -1,0 +1,8 @@
+"""skmlp: scikit-learn compatible multilayer perceptrons on a NumPy backprop core."""
+
+from skmlp._classifier import BackpropClassifier
+from skmlp._regressor import BackpropRegressor
+
+__all__ = ["BackpropClassifier", "BackpropRegressor", "__version__"]
+
+__version__ = "0.1.0"

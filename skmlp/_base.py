@@ -1,0 +1,383 @@
+"""The estimator shared by the classifier and the regressor.
+
+``fit``/``partial_fit`` validate and encode, hand a :class:`FitState` to a loop
+in :mod:`skmlp._training`, and publish fitted attributes only once the loop has
+returned. Any exception restores the estimator's ``__dict__`` as it was, so a
+failed call loses nothing.
+"""
+
+import warnings
+from abc import ABC, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from skmlp._activations import ACTIVATIONS, get_activation
+from skmlp._initializers import glorot_uniform_sklearn
+from skmlp._losses import Loss
+from skmlp._network import Layout, Network, forward_layers
+from skmlp._optimizers import SGD, Adam
+from skmlp._schedules import Constant, make_schedule
+from skmlp._training import (
+    FitState,
+    StochasticConfig,
+    Validation,
+    fit_lbfgs,
+    fit_stochastic,
+)
+
+STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+class BaseBackprop(BaseEstimator, ABC):
+    """Base class of :class:`BackpropClassifier` and :class:`BackpropRegressor`.
+
+    Not for direct use.
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        hidden_layer_sizes,
+        activation,
+        solver,
+        alpha,
+        batch_size,
+        learning_rate,
+        learning_rate_init,
+        power_t,
+        max_iter,
+        loss,
+        shuffle,
+        random_state,
+        tol,
+        verbose,
+        warm_start,
+        momentum,
+        nesterovs_momentum,
+        early_stopping,
+        validation_fraction,
+        beta_1,
+        beta_2,
+        epsilon,
+        n_iter_no_change,
+        max_fun,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.loss = loss
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+
+    # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def _validate_input(self, X, y, incremental, reset):
+        """Validate ``X, y``; return ``X`` and the encoded 2-D target ``Y``."""
+
+    @abstractmethod
+    def _make_loss(self, Y) -> Loss:
+        """The loss (with its output link) for encoded targets ``Y``."""
+
+    @abstractmethod
+    def _score_params(self, network, params, X, Y, sample_weight) -> float:
+        """Score (accuracy or R^2) of ``params`` on encoded targets, NaN if non-finite."""
+
+    # ------------------------------------------------------------- fit plumbing
+    def _hidden_layer_sizes(self) -> list:
+        sizes = self.hidden_layer_sizes
+        if not hasattr(sizes, "__iter__"):
+            sizes = [sizes]
+        sizes = list(sizes)
+        if np.any(np.array(sizes) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        return [int(s) for s in sizes]
+
+    def _fit(self, X, y, sample_weight=None, incremental=False, setup=None):
+        """Fit, restoring the estimator exactly as it was if anything fails.
+
+        ``setup``, if given, runs first inside the same guard (the classifier's
+        first ``partial_fit`` call sets ``classes_`` there).
+        """
+        saved = dict(self.__dict__)
+        try:
+            if setup is not None:
+                setup()
+            return self._fit_unguarded(X, y, sample_weight, incremental)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _fit_unguarded(self, X, y, sample_weight, incremental):
+        hidden = self._hidden_layer_sizes()
+        first_pass = not hasattr(self, "coefs_") or (
+            not self.warm_start and not incremental
+        )
+        X, Y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+            )
+        layout = Layout([X.shape[1], *hidden, Y.shape[1]])
+        loss = self._make_loss(Y)
+        network = Network(layout, get_activation(self.activation), loss)
+        state = self._start_state(layout, X.dtype, first_pass)
+
+        if self.solver in STOCHASTIC_SOLVERS:
+            state = self._fit_stochastic(
+                network, state, X, Y, sample_weight, incremental
+            )
+        else:
+            state = fit_lbfgs(
+                network,
+                state,
+                X,
+                Y,
+                sample_weight,
+                alpha=self.alpha,
+                max_iter=self.max_iter,
+                max_fun=self.max_fun,
+                tol=self.tol,
+            )
+        self._publish(state, layout, loss)
+        return self
+
+    def _start_state(self, layout: Layout, dtype, first_pass: bool) -> FitState:
+        """A fresh state, or a private copy of the kept one to continue from."""
+        if first_pass:
+            rng = check_random_state(self.random_state)
+            coefs, intercepts = glorot_uniform_sklearn(
+                layout.layer_units, self.activation, rng, dtype
+            )
+            state = FitState(params=layout.pack(coefs, intercepts, dtype), rng=rng)
+        else:
+            state = self._fit_state.copy()
+            # continue from coefs_/intercepts_ as they are now (users may edit them)
+            state.params = layout.pack(self.coefs_, self.intercepts_, dtype)
+        if self.solver in STOCHASTIC_SOLVERS:
+            if self.early_stopping and state.validation_scores is None:
+                state.validation_scores = []
+                state.best_validation_score = -np.inf
+                state.best_loss = None
+            elif not self.early_stopping and state.best_loss is None:
+                state.best_loss = np.inf
+        return state
+
+    def _optimizer(self):
+        if self.solver == "sgd":
+            return SGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum)
+        return Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+
+    def _optimizer_state(self, optimizer, state: FitState):
+        """The kept optimizer state if it fits these settings, else a fresh one."""
+        kept = state.optimizer_state
+        key = (
+            self.solver,
+            self.learning_rate_init,
+            state.params.shape,
+            state.params.dtype,
+        )
+        if kept is not None and getattr(kept, "key", None) == key:
+            return kept
+        fresh = optimizer.init_state(state.params)
+        fresh.key = key
+        return fresh
+
+    def _batch_size(self, n_samples: int) -> int:
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is "
+                "going to be clipped",
+                stacklevel=4,
+            )
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _fit_stochastic(self, network, state, X, Y, sample_weight, incremental):
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        optimizer = self._optimizer()
+        state.optimizer_state = self._optimizer_state(optimizer, state)
+        if self.solver == "sgd":
+            schedule = make_schedule(
+                self.learning_rate, self.learning_rate_init, self.power_t
+            )
+        else:  # scikit-learn applies schedules to SGD only
+            schedule = Constant()
+
+        validation = None
+        if self.early_stopping:
+            X, Y, sample_weight, validation = self._split_validation(
+                network, state, X, Y, sample_weight
+            )
+        cfg = StochasticConfig(
+            alpha=self.alpha,
+            batch_size=self._batch_size(X.shape[0]),
+            max_iter=self.max_iter,
+            shuffle=self.shuffle,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            verbose=bool(self.verbose),
+            incremental=incremental,
+        )
+        return fit_stochastic(
+            network, optimizer, schedule, state, X, Y, sample_weight, cfg, validation
+        )
+
+    def _split_validation(self, network, state, X, Y, sample_weight):
+        """scikit-learn's (stratified) validation split, drawn from the fit's RNG."""
+        # binary and multiclass targets are stratified (scikit-learn stratifies
+        # binary only); multilabel indicator rows are not classes
+        stratify = Y if self._stratify_validation(Y) else None
+        arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
+        split = train_test_split(
+            *arrays,
+            random_state=state.rng,
+            test_size=self.validation_fraction,
+            stratify=stratify,
+        )
+        X_train, X_val, Y_train, Y_val = split[:4]
+        sw_train, sw_val = split[4:] if sample_weight is not None else (None, None)
+        if X_val.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+
+        def score(params):
+            return self._score_params(network, params, X_val, Y_val, sw_val)
+
+        return X_train, Y_train, sw_train, Validation(score=score)
+
+    def _stratify_validation(self, Y) -> bool:
+        return False
+
+    def _publish(self, state: FitState, layout: Layout, loss: Loss) -> None:
+        """Set every fitted attribute from a finished state."""
+        self._fit_state = state
+        self.coefs_, self.intercepts_ = layout.unpack(state.params)
+        self.n_layers_ = len(layout.layer_units)
+        self.n_outputs_ = layout.layer_units[-1]
+        self.out_activation_ = loss.link
+        self.n_iter_ = state.n_iter
+        self.t_ = state.t
+        self.loss_ = state.loss
+        if self.solver in STOCHASTIC_SOLVERS:
+            self.loss_curve_ = list(state.loss_curve)
+            self.best_loss_ = state.best_loss
+            self.validation_scores_ = (
+                None
+                if state.validation_scores is None
+                else list(state.validation_scores)
+            )
+            self.best_validation_score_ = state.best_validation_score
+            self._no_improvement_count = state.no_improvement_count
+
+    # --------------------------------------------------------------- prediction
+    def _forward_raw(self, X, check_input=True):
+        """Raw network output for ``X`` with the fitted weights."""
+        if check_input:
+            X = validate_data(
+                self,
+                X,
+                accept_sparse=["csr", "csc"],
+                dtype=(np.float64, np.float32),
+                reset=False,
+            )
+        return forward_layers(
+            self.coefs_, self.intercepts_, X, get_activation(self.activation)
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values (class labels in classification, real numbers in
+            regression).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def _check_solver(self):
+        if self.solver not in STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                "partial_fit is only available for stochastic optimizers. "
+                f"{self.solver} is not stochastic."
+            )
+        return True
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

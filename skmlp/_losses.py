@@ -1,0 +1,199 @@
+"""Losses that own their output link.
+
+A loss sees the network's *raw* output ``z`` (before any output activation),
+applies its own inverse link (identity, exp, sigmoid or softmax) and returns the
+gradient with respect to ``z``. Canonical pairs simplify inside the loss
+(``dL/dz = link(z) - y``); nothing outside relies on that shortcut.
+
+:meth:`Loss.loss_and_gradient` returns the *weighted sum* of per-sample losses
+and writes the weighted per-sample gradients; dividing by the total weight is
+the caller's job, done once (see :mod:`skmlp._network`).
+"""
+
+import numpy as np
+from scipy.special import expit, xlogy
+
+
+def _row_weighted_sum(per_sample: np.ndarray, sample_weight) -> float:
+    """Sum ``per_sample`` (n, k) over everything, rows weighted by ``sample_weight``."""
+    if sample_weight is None:
+        return float(per_sample.sum())
+    return float(sample_weight @ per_sample.sum(axis=1))
+
+
+def _apply_weight(grad: np.ndarray, sample_weight) -> np.ndarray:
+    if sample_weight is not None:
+        grad *= sample_weight[:, None]
+    return grad
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """Return ``log(softmax(z))`` row-wise, computed without overflow."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return shifted
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Return ``softmax(z)`` row-wise, computed without overflow."""
+    e = z - z.max(axis=1, keepdims=True)
+    np.exp(e, out=e)
+    e /= e.sum(axis=1, keepdims=True)
+    return e
+
+
+def log_expit(z: np.ndarray) -> np.ndarray:
+    """Return ``log(sigmoid(z)) = -log(1 + exp(-z))`` without overflow."""
+    return -np.logaddexp(0, -z)
+
+
+class Loss:
+    """Base class for losses.
+
+    Attributes
+    ----------
+    name : str
+        Name used by the estimators' ``loss`` parameter.
+    link : str
+        Name of the output activation the loss owns; the estimators report it
+        as ``out_activation_``.
+    """
+
+    name = ""
+    link = "identity"
+
+    def predict(self, z: np.ndarray) -> np.ndarray:
+        """Map raw outputs to predictions (probabilities or means), in place."""
+        return z
+
+    def loss_and_gradient(self, z, y, sample_weight, grad) -> float:
+        """Return the weighted sum of losses and write ``dL/dz`` into ``grad``.
+
+        Parameters
+        ----------
+        z : ndarray of shape (n_samples, n_outputs)
+            Raw network output. ``grad`` may be the same array.
+        y : ndarray of shape (n_samples, n_outputs)
+            Targets (one-hot or indicator matrix for classification).
+        sample_weight : ndarray of shape (n_samples,) or None
+        grad : ndarray of shape (n_samples, n_outputs)
+            Receives ``sample_weight[i] * dL_i/dz_i``.
+        """
+        raise NotImplementedError
+
+
+class SquaredError(Loss):
+    """Half squared error, summed over outputs.
+
+    Notes
+    -----
+    ``L = 1/2 sum_j (z_j - y_j)^2``, ``dL/dz = z - y``. scikit-learn reports the
+    mean over outputs while stepping along the gradient of the sum (its issue
+    #8349); here the reported loss is the sum, so the two always agree and
+    single-output values are identical to scikit-learn's.
+    """
+
+    name = "squared_error"
+    link = "identity"
+
+    def loss_and_gradient(self, z, y, sample_weight, grad):
+        diff = np.subtract(z, y, out=grad)
+        if sample_weight is None:
+            value = 0.5 * float(np.vdot(diff, diff))
+        else:
+            value = 0.5 * float(sample_weight @ np.einsum("ij,ij->i", diff, diff))
+        _apply_weight(diff, sample_weight)
+        return value
+
+
+class Poisson(Loss):
+    """Half Poisson deviance with a log link.
+
+    Notes
+    -----
+    With ``mu = exp(z)``: ``L = sum_j y_j log(y_j / mu_j) - y_j + mu_j`` and
+    ``dL/dz = mu - y``.
+    """
+
+    name = "poisson"
+    link = "exp"
+
+    def predict(self, z):
+        with np.errstate(over="ignore"):
+            return np.exp(z, out=z)
+
+    def loss_and_gradient(self, z, y, sample_weight, grad):
+        with np.errstate(over="ignore", invalid="ignore"):
+            mu = np.exp(z)
+            per = xlogy(y, y) - y * z - y + mu
+            value = _row_weighted_sum(per, sample_weight)
+        np.subtract(mu, y, out=grad)
+        _apply_weight(grad, sample_weight)
+        return value
+
+
+class SoftmaxLogLoss(Loss):
+    """Multinomial cross-entropy with a softmax link.
+
+    Notes
+    -----
+    ``p = softmax(z)``, ``L = -sum_k y_k log clip(p_k, eps, 1 - eps)``, computed
+    from ``log_softmax(z)`` so that no probability is formed and then logged;
+    ``dL/dz = p - y``.
+    """
+
+    name = "log_loss"
+    link = "softmax"
+
+    def predict(self, z):
+        return softmax(z)
+
+    def loss_and_gradient(self, z, y, sample_weight, grad):
+        eps = np.finfo(z.dtype).eps
+        np.subtract(z, z.max(axis=1, keepdims=True), out=grad)
+        log_norm = np.log(np.exp(grad).sum(axis=1, keepdims=True))
+        log_p = grad - log_norm
+        np.clip(log_p, np.log(eps), np.log1p(-eps), out=log_p)
+        value = -_row_weighted_sum(log_p * y, sample_weight)
+        # softmax from the shifted logits, then the canonical gradient p - y
+        grad -= log_norm
+        np.exp(grad, out=grad)
+        grad -= y
+        _apply_weight(grad, sample_weight)
+        return value
+
+
+class SigmoidLogLoss(Loss):
+    """Binary cross-entropy per output with a sigmoid link (binary, multilabel).
+
+    Notes
+    -----
+    ``p = sigmoid(z)``, ``L = -sum_j y_j log p_j + (1 - y_j) log(1 - p_j)`` with
+    both probabilities clipped to ``[eps, 1 - eps]``, computed from
+    ``log p = -log(1 + exp(-z))`` and ``log(1 - p) = log p - z``;
+    ``dL/dz = p - y``.
+    """
+
+    name = "log_loss"
+    link = "logistic"
+
+    def predict(self, z):
+        return expit(z, out=z)
+
+    def loss_and_gradient(self, z, y, sample_weight, grad):
+        eps = np.finfo(z.dtype).eps
+        lo, hi = np.log(eps), np.log1p(-eps)
+        log_p = log_expit(z)
+        log_1mp = log_p - z
+        np.clip(log_p, lo, hi, out=log_p)
+        np.clip(log_1mp, lo, hi, out=log_1mp)
+        per = y * log_p
+        per += (1 - y) * log_1mp
+        value = -_row_weighted_sum(per, sample_weight)
+        expit(z, out=grad)
+        grad -= y
+        _apply_weight(grad, sample_weight)
+        return value
+
+
+REGRESSION_LOSSES = {"squared_error": SquaredError, "poisson": Poisson}

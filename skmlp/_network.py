@@ -1,0 +1,190 @@
+"""The pure backpropagation core: parameter layout, forward and backward passes.
+
+All parameters live in one flat vector: every layer's weight matrix first (in
+layer order), then every intercept, the same order as scikit-learn's ``_pack``.
+Weights and intercepts are reshaped *views* into it, so an optimizer updates
+the whole network with a few whole-vector operations, L-BFGS needs no packing,
+and a checkpoint is one copy. Nothing here knows about estimators.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from skmlp._activations import Activation
+from skmlp._losses import Loss
+
+
+class Layout:
+    """Where each layer's weights and intercepts sit in the flat vector.
+
+    Parameters
+    ----------
+    layer_units : sequence of int
+        Units per layer, input and output layers included.
+    """
+
+    def __init__(self, layer_units):
+        self.layer_units = [int(u) for u in layer_units]
+        pairs = list(zip(self.layer_units[:-1], self.layer_units[1:], strict=True))
+        self.coef_shapes = pairs
+        self.coef_slices, self.intercept_slices = [], []
+        start = 0
+        for fan_in, fan_out in pairs:
+            self.coef_slices.append(slice(start, start + fan_in * fan_out))
+            start += fan_in * fan_out
+        self.n_coef = start
+        for _, fan_out in pairs:
+            self.intercept_slices.append(slice(start, start + fan_out))
+            start += fan_out
+        self.n_params = start
+
+    @property
+    def n_layers(self) -> int:
+        """Number of weight layers (``n_layers_ - 1`` in scikit-learn terms)."""
+        return len(self.coef_shapes)
+
+    def unpack(self, flat: np.ndarray):
+        """Return lists of weight and intercept views into ``flat``."""
+        coefs = [
+            flat[s].reshape(shape)
+            for s, shape in zip(self.coef_slices, self.coef_shapes, strict=True)
+        ]
+        intercepts = [flat[s] for s in self.intercept_slices]
+        return coefs, intercepts
+
+    def pack(self, coefs, intercepts, dtype) -> np.ndarray:
+        """Copy weight and intercept arrays into a new flat vector."""
+        flat = np.empty(self.n_params, dtype=dtype)
+        views_c, views_i = self.unpack(flat)
+        for view, src in zip(
+            views_c + views_i, list(coefs) + list(intercepts), strict=True
+        ):
+            if np.shape(src) != view.shape:
+                raise ValueError(
+                    f"Parameter array of shape {np.shape(src)} does not match the "
+                    f"network layout, which expects {view.shape}."
+                )
+            view[...] = src
+        return flat
+
+
+def _dot(a, b, out=None):
+    """``a @ b`` for dense or sparse ``a``, into ``out`` when dense."""
+    if sp.issparse(a):
+        res = np.asarray(a @ b)
+        if out is None:
+            return res
+        out[...] = res
+        return out
+    return np.matmul(a, b, out=out)
+
+
+def forward_layers(coefs, intercepts, X, activation: Activation) -> np.ndarray:
+    """Raw (pre-link) output of the layers ``coefs``/``intercepts`` for ``X``."""
+    a = X
+    last = len(coefs) - 1
+    for i, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
+        a = _dot(a, W)
+        a += b
+        if i != last:
+            activation.forward(a)
+    return a
+
+
+class Network:
+    """A multilayer perceptron as a function of a flat parameter vector.
+
+    Parameters
+    ----------
+    layout : Layout
+        The parameter layout.
+    activation : Activation
+        Hidden-layer activation.
+    loss : Loss
+        Output loss; owns the output link.
+    """
+
+    def __init__(self, layout: Layout, activation: Activation, loss: Loss):
+        self.layout = layout
+        self.activation = activation
+        self.loss = loss
+        self._buffers: dict = {}
+
+    def _batch_buffers(self, n: int, dtype):
+        """Per-layer activation and delta buffers for ``n`` rows, reused."""
+        key = (n, np.dtype(dtype))
+        bufs = self._buffers.get(key)
+        if bufs is None:
+            if len(self._buffers) >= 2:  # full batches and one short last batch
+                self._buffers.clear()
+            units = self.layout.layer_units[1:]
+            acts = [np.empty((n, u), dtype=dtype) for u in units]
+            deltas = [np.empty((n, u), dtype=dtype) for u in units[:-1]]
+            bufs = self._buffers[key] = (acts, deltas)
+        return bufs
+
+    def forward(self, params: np.ndarray, X) -> np.ndarray:
+        """Return the raw (pre-link) output for ``X``; allocates fresh arrays."""
+        coefs, intercepts = self.layout.unpack(params)
+        return forward_layers(coefs, intercepts, X, self.activation)
+
+    def loss_and_grad(
+        self, params, X, Y, sample_weight, alpha: float, grad: np.ndarray
+    ) -> float:
+        """Return the regularised mean loss and write its gradient into ``grad``.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+            Flat parameter vector.
+        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        Y : ndarray of shape (n_samples, n_outputs)
+        sample_weight : ndarray of shape (n_samples,) or None
+        alpha : float
+            L2 penalty strength (scikit-learn scaling).
+        grad : ndarray of shape (n_params,)
+            Receives the gradient.
+
+        Notes
+        -----
+        With ``S = sum_i s_i`` (``n_samples`` without weights) the objective is
+        ``(sum_i s_i L_i + alpha/2 ||W||^2) / S``, scikit-learn's definition.
+        """
+        layout = self.layout
+        coefs, intercepts = layout.unpack(params)
+        g_coefs, g_intercepts = layout.unpack(grad)
+        n = X.shape[0]
+        acts, deltas = self._batch_buffers(n, params.dtype)
+        last = layout.n_layers - 1
+
+        a = X
+        for i in range(layout.n_layers):
+            out = _dot(a, coefs[i], out=acts[i])
+            out += intercepts[i]
+            if i != last:
+                self.activation.forward(out)
+            a = out
+
+        # the output buffer becomes the output delta: the raw output is not needed after
+        delta = acts[last]
+        data_loss = self.loss.loss_and_gradient(delta, Y, sample_weight, delta)
+
+        for i in range(last, -1, -1):
+            a_prev = X if i == 0 else acts[i - 1]
+            _dot(a_prev.T, delta, out=g_coefs[i])
+            np.sum(delta, axis=0, out=g_intercepts[i])
+            if i:
+                prev = np.matmul(delta, coefs[i].T, out=deltas[i - 1])
+                self.activation.backward(a_prev, prev)
+                delta = prev
+
+        sw_sum = n if sample_weight is None else float(sample_weight.sum())
+        if sw_sum == 0:  # a mini-batch whose samples all weigh zero teaches nothing
+            grad[...] = 0
+            return 0.0
+        w = params[: layout.n_coef]
+        penalty = 0.5 * alpha * float(np.dot(w, w))
+        if alpha:
+            grad[: layout.n_coef] += alpha * w
+        grad /= sw_sum
+        return (data_loss + penalty) / sw_sum

@@ -1,0 +1,284 @@
+"""Training loops: mini-batch stochastic optimisation and L-BFGS.
+
+The loops work on a :class:`FitState` that the estimator hands over (a fresh
+one, or a deep copy of the one it keeps for ``warm_start``/``partial_fit``) and
+returns it; the estimator publishes fitted attributes only after a loop has
+returned, so a failed fit never leaves half-updated attributes behind. Nothing
+here knows whether it trains a classifier or a regressor.
+"""
+
+import copy
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.optimize
+from sklearn.exceptions import ConvergenceWarning
+
+from skmlp._network import Network
+
+DIVERGENCE_MESSAGE = (
+    "Solver produced non-finite parameter weights. The input data may contain "
+    "large values and need to be preprocessed."
+)
+
+
+class DivergenceError(ValueError):
+    """Training produced a non-finite loss or non-finite weights."""
+
+
+def divergence_hint(epoch: int | None, loss: float) -> str:
+    """scikit-learn's message plus what most likely went wrong."""
+    where = f" Training diverged at epoch {epoch}" if epoch else " Training diverged"
+    return (
+        f"{DIVERGENCE_MESSAGE}{where} (loss = {loss}). Likely causes: a "
+        "learning_rate_init that is too large, or unscaled features (try "
+        "sklearn.preprocessing.StandardScaler). The previously fitted model, if "
+        "any, was left unchanged."
+    )
+
+
+@dataclass
+class FitState:
+    """Everything a fit continues from: parameters, optimizer and bookkeeping."""
+
+    params: np.ndarray
+    rng: np.random.RandomState
+    optimizer_state: object = None
+    sample_idx: np.ndarray | None = None
+    t: int = 0
+    n_iter: int = 0
+    loss: float | None = None
+    loss_curve: list = field(default_factory=list)
+    best_loss: float | None = np.inf
+    no_improvement_count: int = 0
+    validation_scores: list | None = None
+    best_validation_score: float | None = None
+    best_params: np.ndarray | None = None
+
+    def copy(self) -> "FitState":
+        """Deep copy, so that training can fail without touching the original."""
+        return copy.deepcopy(self)
+
+
+@dataclass
+class StochasticConfig:
+    """Settings of the mini-batch loop (the estimator's parameters, resolved)."""
+
+    alpha: float
+    batch_size: int
+    max_iter: int
+    shuffle: bool
+    tol: float
+    n_iter_no_change: float
+    verbose: bool
+    incremental: bool
+
+
+@dataclass
+class Validation:
+    """Held-out data for early stopping and a function that scores parameters."""
+
+    score: object  # callable: params -> float
+
+
+def _batches(n: int, batch_size: int):
+    for start in range(0, n, batch_size):
+        yield slice(start, min(start + batch_size, n))
+
+
+def _take_batch(arrays, rows):
+    return [None if a is None else a[rows] for a in arrays]
+
+
+def run_epoch(network: Network, optimizer, state: FitState, X, Y, sw, cfg) -> float:
+    """One pass over the data; return the epoch's mean loss (non-finite on divergence).
+
+    The loss is accumulated as scikit-learn does (each mini-batch's mean loss
+    times its number of rows). The epoch stops at the first non-finite
+    mini-batch loss, leaving the parameters as they were before that batch.
+    """
+    n = X.shape[0]
+    grad = np.empty_like(state.params)
+    shuffle = cfg.shuffle and cfg.batch_size < n
+    if shuffle:
+        if state.sample_idx is None or len(state.sample_idx) != n:
+            state.sample_idx = np.arange(n)
+        # in-place Fisher-Yates == sklearn.utils.shuffle(sample_idx, rng), draw for draw
+        state.rng.shuffle(state.sample_idx)
+    accumulated = 0.0
+    for rows in _batches(n, cfg.batch_size):
+        if shuffle:
+            rows = state.sample_idx[rows]
+        Xb, Yb, swb = _take_batch((X, Y, sw), rows)
+        loss = network.loss_and_grad(state.params, Xb, Yb, swb, cfg.alpha, grad)
+        if not np.isfinite(loss):
+            return loss
+        accumulated += loss * Xb.shape[0]
+        optimizer.step(state.params, grad, state.optimizer_state)
+    return accumulated / n
+
+
+def _update_no_improvement(state: FitState, cfg, validation) -> None:
+    """scikit-learn's bookkeeping of the stopping criterion after an epoch."""
+    if validation is not None:
+        score = validation.score(state.params)
+        state.validation_scores.append(score)
+        if cfg.verbose:
+            print(f"Validation score: {score:f}")
+        if score < state.best_validation_score + cfg.tol:
+            state.no_improvement_count += 1
+        else:
+            state.no_improvement_count = 0
+        if score > state.best_validation_score:
+            state.best_validation_score = score
+            state.best_params = state.params.copy()
+    else:
+        last = state.loss_curve[-1]
+        if last > state.best_loss - cfg.tol:
+            state.no_improvement_count += 1
+        else:
+            state.no_improvement_count = 0
+        if last < state.best_loss:
+            state.best_loss = last
+
+
+def _diverged(state: FitState, loss: float, validation) -> FitState:
+    """Stop on a non-finite loss: keep the best weights, or raise."""
+    epoch = state.n_iter
+    if validation is None:
+        raise DivergenceError(divergence_hint(epoch, loss))
+    state.validation_scores.append(np.nan)
+    state.params = state.best_params.copy()
+    warnings.warn(
+        f"Training diverged at epoch {epoch}: the training loss became {loss}. "
+        "Training stopped there and the weights with the best validation score "
+        f"({state.best_validation_score}) were kept. Try a smaller "
+        "learning_rate_init or scale the features.",
+        ConvergenceWarning,
+        stacklevel=4,
+    )
+    return state
+
+
+def fit_stochastic(
+    network: Network, optimizer, schedule, state: FitState, X, Y, sw, cfg, validation
+) -> FitState:
+    """Run mini-batch epochs on ``state`` (mutated and returned).
+
+    Parameters
+    ----------
+    network : Network
+    optimizer : skmlp._optimizers.SGD or Adam
+    schedule : object with ``epoch_end`` and ``plateau``
+    state : FitState
+    X, Y, sw : training data, encoded targets and sample weights (or None)
+    cfg : StochasticConfig
+    validation : Validation or None
+        Enables early stopping on the validation score.
+    """
+    state.n_iter = 0
+    if validation is not None and state.best_params is None:
+        state.best_params = state.params.copy()
+    opt_state = state.optimizer_state
+    try:
+        for _ in range(cfg.max_iter):
+            loss = run_epoch(network, optimizer, state, X, Y, sw, cfg)
+            state.n_iter += 1
+            state.loss = loss
+            state.loss_curve.append(loss)
+            if not np.isfinite(loss):
+                return _diverged(state, loss, validation)
+            state.t += X.shape[0]
+            if cfg.verbose:
+                print(f"Iteration {state.n_iter}, loss = {loss:.8f}")
+            _update_no_improvement(state, cfg, validation)
+            opt_state.learning_rate = schedule.epoch_end(
+                opt_state.learning_rate, state.t
+            )
+            if state.no_improvement_count > cfg.n_iter_no_change:
+                if _plateau(state, schedule, cfg, validation is not None):
+                    break
+            if cfg.incremental:
+                break
+            if state.n_iter == cfg.max_iter:
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({cfg.max_iter}) "
+                    "reached and the optimization hasn't converged yet. Consider "
+                    "increasing max_iter, raising learning_rate_init or scaling the "
+                    "features.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+    except KeyboardInterrupt:
+        warnings.warn("Training interrupted by user.", stacklevel=3)
+    if validation is not None:
+        state.params = state.best_params.copy()
+    if not np.isfinite(state.params).all():
+        raise DivergenceError(divergence_hint(state.n_iter, state.loss))
+    return state
+
+
+def _plateau(state: FitState, schedule, cfg, early_stopping: bool) -> bool:
+    """Handle ``n_iter_no_change`` epochs without improvement; True means stop."""
+    what = "Validation score" if early_stopping else "Training loss"
+    msg = (
+        f"{what} did not improve more than tol={cfg.tol:f} for "
+        f"{cfg.n_iter_no_change} consecutive epochs."
+    )
+    opt_state = state.optimizer_state
+    lr, stop = schedule.plateau(opt_state.learning_rate)
+    if cfg.verbose:
+        print(msg + (" Stopping." if stop else f" Setting learning rate to {lr:f}"))
+    if stop:
+        return True
+    opt_state.learning_rate = lr
+    state.no_improvement_count = 0
+    return False
+
+
+def fit_lbfgs(
+    network: Network, state: FitState, X, Y, sw, *, alpha, max_iter, max_fun, tol
+) -> FitState:
+    """Minimise the full-batch objective with SciPy's L-BFGS-B.
+
+    The objective handed to SciPy is exactly the one whose gradient is returned
+    (see :class:`skmlp._losses.SquaredError` for scikit-learn's multi-output
+    mismatch). SciPy works in float64; the network keeps the data's dtype.
+    """
+    params = state.params
+    grad = np.empty_like(params)
+
+    def fun(x):
+        params[...] = x
+        loss = network.loss_and_grad(params, X, Y, sw, alpha, grad)
+        return loss, grad.astype(np.float64)
+
+    result = scipy.optimize.minimize(
+        fun,
+        params.astype(np.float64),
+        method="L-BFGS-B",
+        jac=True,
+        options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
+    )
+    state.n_iter = min(result.nit, max_iter)
+    if result.status != 0:
+        msg = (
+            f"lbfgs failed to converge after {state.n_iter} iteration(s) "
+            f"(status={result.status}):\n{result.message}\n"
+        )
+        if state.n_iter == max_iter:
+            msg += (
+                "\nIncrease the number of iterations to improve the convergence "
+                f"(max_iter={max_iter})."
+            )
+        msg += (
+            "\nYou might also want to scale the data as shown in:\n"
+            "    https://scikit-learn.org/stable/modules/preprocessing.html"
+        )
+        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+    params[...] = result.x
+    state.loss = float(result.fun)
+    if not (np.isfinite(state.loss) and np.isfinite(params).all()):
+        raise DivergenceError(divergence_hint(None, state.loss))
+    return state
