@@ -139,7 +139,7 @@ class BaseBackprop(BaseEstimator, ABC):
 
     @abstractmethod
     def _score_params(self, network, params, X, Y, sample_weight) -> float:
-        """Score (accuracy or R^2) of ``params`` on encoded targets, NaN if non-finite."""
+        """Accuracy or R^2 of ``params`` on encoded targets (NaN if non-finite)."""
 
     # ------------------------------------------------------------- fit plumbing
     def _hidden_layer_sizes(self) -> list:
