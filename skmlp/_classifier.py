@@ -305,6 +305,10 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
     def predict_proba(self, X):
         """Probability estimates.
 
+        Probabilities lie strictly between 0 and 1: they are clipped to
+        ``[tiny, 1 - epsneg]`` of their dtype (at most ``1.2e-16`` away from the
+        unclipped value in float64), so that their logarithm is always finite.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -316,16 +320,23 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             Probability of each class, in the order of ``classes_``.
         """
         check_is_fitted(self)
-        proba = self._proba(self._forward_raw(X))
+        raw = self._forward_raw(X)
         if self.out_activation_ == "logistic" and self.n_outputs_ == 1:
-            return np.hstack([1 - proba, proba])
-        return proba
+            # expit(-z) rather than 1 - expit(z): no cancellation near p = 1
+            proba = np.hstack([expit(-raw), expit(raw)])
+        else:
+            proba = self._proba(raw)
+        info = np.finfo(proba.dtype)
+        return np.clip(proba, info.tiny, 1 - info.epsneg, out=proba)
 
     def predict_log_proba(self, X):
         """Log of probability estimates, computed in log space.
 
-        Unlike ``log(predict_proba(X))`` this is finite even where a probability
-        underflows to 0 or rounds to 1; elsewhere the two agree.
+        Unlike scikit-learn's ``log(predict_proba(X))`` this never gives
+        ``-inf``: log-probabilities come from log-softmax / log-sigmoid of the
+        raw outputs and are floored at ``log(tiny)`` of their dtype (about -708
+        in float64), the logarithm of the smallest probability
+        :meth:`predict_proba` reports, so that the two always agree.
 
         Parameters
         ----------
@@ -340,10 +351,13 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         check_is_fitted(self)
         raw = self._forward_raw(X)
         if self.out_activation_ == "softmax":
-            return log_softmax(raw)
-        if self.n_outputs_ == 1:
-            return np.hstack([log_expit(-raw), log_expit(raw)])
-        return log_expit(raw)
+            log_proba = log_softmax(raw)
+        elif self.n_outputs_ == 1:
+            log_proba = np.hstack([log_expit(-raw), log_expit(raw)])
+        else:
+            log_proba = log_expit(raw)
+        floor = np.log(np.finfo(log_proba.dtype).tiny)
+        return np.maximum(log_proba, floor, out=log_proba)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
