@@ -182,22 +182,25 @@ class BaseBackprop(BaseEstimator, ABC):
         network = Network(layout, get_activation(self.activation), loss)
         state = self._start_state(layout, X.dtype, first_pass)
 
-        if self.solver in STOCHASTIC_SOLVERS:
-            state = self._fit_stochastic(
-                network, state, X, Y, sample_weight, incremental
-            )
-        else:
-            state = fit_lbfgs(
-                network,
-                state,
-                X,
-                Y,
-                sample_weight,
-                alpha=self.alpha,
-                max_iter=self.max_iter,
-                max_fun=self.max_fun,
-                tol=self.tol,
-            )
+        # overflow on the way to divergence is detected and reported by the
+        # training loops themselves, with its likely cause
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if self.solver in STOCHASTIC_SOLVERS:
+                state = self._fit_stochastic(
+                    network, state, X, Y, sample_weight, incremental
+                )
+            else:
+                state = fit_lbfgs(
+                    network,
+                    state,
+                    X,
+                    Y,
+                    sample_weight,
+                    alpha=self.alpha,
+                    max_iter=self.max_iter,
+                    max_fun=self.max_fun,
+                    tol=self.tol,
+                )
         self._publish(state, layout, loss)
         return self
 

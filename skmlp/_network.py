@@ -9,6 +9,7 @@ and a checkpoint is one copy. Nothing here knows about estimators.
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg.blas import get_blas_funcs
 
 from skmlp._activations import Activation
 from skmlp._losses import Loss
@@ -109,6 +110,7 @@ class Network:
         self.activation = activation
         self.loss = loss
         self._buffers: dict = {}
+        self._view_cache: dict = {}
 
     def _batch_buffers(self, n: int, dtype):
         """Per-layer activation and delta buffers for ``n`` rows, reused."""
@@ -123,9 +125,18 @@ class Network:
             bufs = self._buffers[key] = (acts, deltas)
         return bufs
 
+    def _views(self, flat: np.ndarray):
+        """Per-layer views of ``flat``, cached for the arrays a fit reuses."""
+        cached = self._view_cache.get(id(flat))
+        if cached is None or cached[0] is not flat:
+            if len(self._view_cache) >= 4:
+                self._view_cache.clear()
+            cached = self._view_cache[id(flat)] = (flat, *self.layout.unpack(flat))
+        return cached[1], cached[2]
+
     def forward(self, params: np.ndarray, X) -> np.ndarray:
         """Return the raw (pre-link) output for ``X``; allocates fresh arrays."""
-        coefs, intercepts = self.layout.unpack(params)
+        coefs, intercepts = self._views(params)
         return forward_layers(coefs, intercepts, X, self.activation)
 
     def loss_and_grad(
@@ -151,11 +162,15 @@ class Network:
         ``(sum_i s_i L_i + alpha/2 ||W||^2) / S``, scikit-learn's definition.
         """
         layout = self.layout
-        coefs, intercepts = layout.unpack(params)
-        g_coefs, g_intercepts = layout.unpack(grad)
+        coefs, intercepts = self._views(params)
+        g_coefs, g_intercepts = self._views(grad)
         n = X.shape[0]
         acts, deltas = self._batch_buffers(n, params.dtype)
         last = layout.n_layers - 1
+        sw_sum = n if sample_weight is None else float(sample_weight.sum())
+        if sw_sum == 0:  # a mini-batch whose samples all weigh zero teaches nothing
+            grad[...] = 0
+            return 0.0
 
         a = X
         for i in range(layout.n_layers):
@@ -165,9 +180,11 @@ class Network:
                 self.activation.forward(out)
             a = out
 
-        # the output buffer becomes the output delta: the raw output is not needed after
+        # the output buffer becomes the output delta: the raw output is not needed
+        # after; scaling it by 1/S here scales every gradient below for free
         delta = acts[last]
         data_loss = self.loss.loss_and_gradient(delta, Y, sample_weight, delta)
+        delta *= 1.0 / sw_sum
 
         for i in range(last, -1, -1):
             a_prev = X if i == 0 else acts[i - 1]
@@ -178,13 +195,8 @@ class Network:
                 self.activation.backward(a_prev, prev)
                 delta = prev
 
-        sw_sum = n if sample_weight is None else float(sample_weight.sum())
-        if sw_sum == 0:  # a mini-batch whose samples all weigh zero teaches nothing
-            grad[...] = 0
-            return 0.0
         w = params[: layout.n_coef]
-        penalty = 0.5 * alpha * float(np.dot(w, w))
+        penalty = 0.5 * alpha * float(np.dot(w, w)) if alpha else 0.0
         if alpha:
-            grad[: layout.n_coef] += alpha * w
-        grad /= sw_sum
+            get_blas_funcs("axpy", (w,))(w, grad[: layout.n_coef], a=alpha / sw_sum)
         return (data_loss + penalty) / sw_sum

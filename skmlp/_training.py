@@ -8,11 +8,13 @@ here knows whether it trains a classifier or a regressor.
 """
 
 import copy
+import math
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.optimize
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from skmlp._network import Network
@@ -87,8 +89,31 @@ def _batches(n: int, batch_size: int):
         yield slice(start, min(start + batch_size, n))
 
 
-def _take_batch(arrays, rows):
-    return [None if a is None else a[rows] for a in arrays]
+class _Gatherer:
+    """Copies shuffled mini-batch rows into buffers reused across batches."""
+
+    def __init__(self, arrays, batch_size: int):
+        self.arrays = arrays
+        self.buffers = [
+            None
+            if a is None or sp.issparse(a)
+            else np.empty((batch_size, *a.shape[1:]), a.dtype)
+            for a in arrays
+        ]
+
+    def take(self, rows):
+        return [
+            self._take(a, buf, rows)
+            for a, buf in zip(self.arrays, self.buffers, strict=True)
+        ]
+
+    @staticmethod
+    def _take(a, buf, rows):
+        if a is None:
+            return None
+        if buf is None:  # sparse
+            return a[rows]
+        return np.take(a, rows, axis=0, out=buf[: len(rows)])
 
 
 def run_epoch(network: Network, optimizer, state: FitState, X, Y, sw, cfg) -> float:
@@ -106,16 +131,18 @@ def run_epoch(network: Network, optimizer, state: FitState, X, Y, sw, cfg) -> fl
             state.sample_idx = np.arange(n)
         # in-place Fisher-Yates == sklearn.utils.shuffle(sample_idx, rng), draw for draw
         state.rng.shuffle(state.sample_idx)
+    gather = _Gatherer((X, Y, sw), cfg.batch_size) if shuffle else None
     accumulated = 0.0
     for rows in _batches(n, cfg.batch_size):
         if shuffle:
-            rows = state.sample_idx[rows]
-        Xb, Yb, swb = _take_batch((X, Y, sw), rows)
+            Xb, Yb, swb = gather.take(state.sample_idx[rows])
+        else:
+            Xb, Yb, swb = X[rows], Y[rows], None if sw is None else sw[rows]
         loss = network.loss_and_grad(state.params, Xb, Yb, swb, cfg.alpha, grad)
-        if not np.isfinite(loss):
+        if not math.isfinite(loss):
             return loss
         accumulated += loss * Xb.shape[0]
-        optimizer.step(state.params, grad, state.optimizer_state)
+        grad = optimizer.step(state.params, grad, state.optimizer_state)
     return accumulated / n
 
 
