@@ -2,12 +2,13 @@
 
 An activation transforms a pre-activation buffer ``z`` into its output ``a`` in
 place, and multiplies a back-propagated error ``delta`` in place by ``f'(z)``.
-Every derivative here is written as a function of the output ``a`` so that the
-forward pass need not keep ``z``.
+Derivatives are written as functions of the output ``a`` where possible, so
+that the forward pass need not keep ``z``; activations that cannot (GELU, SiLU)
+set ``needs_input`` and receive ``z`` as well.
 """
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, ndtr
 
 
 class Activation:
@@ -17,6 +18,8 @@ class Activation:
     """
 
     name = ""
+    #: True when the derivative needs the pre-activation ``z`` (passed to backward)
+    needs_input = False
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         """Overwrite ``z`` with ``f(z)`` and return it."""
@@ -86,16 +89,132 @@ class ReLU(Activation):
         return delta
 
 
+class Softplus(Activation):
+    """``f(z) = log(1 + exp(z))``, ``f'(z) = sigmoid(z) = 1 - exp(-a)``.
+
+    Computed as ``logaddexp(0, z)``: no overflow for large ``z``.
+    """
+
+    name = "softplus"
+
+    def forward(self, z):
+        return np.logaddexp(0, z, out=z)
+
+    def backward(self, a, delta):
+        delta *= -np.expm1(-a)
+        return delta
+
+
+class LeakyReLU(Activation):
+    """``f(z) = z if z > 0 else 0.01 z``, ``f'(z) = 1 if a > 0 else 0.01``."""
+
+    name = "leaky_relu"
+    slope = 0.01
+
+    def forward(self, z):
+        return np.maximum(z, self.slope * z, out=z)
+
+    def backward(self, a, delta):
+        delta *= np.where(a > 0, 1.0, self.slope).astype(delta.dtype, copy=False)
+        return delta
+
+
+class ELU(Activation):
+    """``f(z) = z if z > 0 else exp(z) - 1``, ``f'(z) = 1 if a > 0 else a + 1``."""
+
+    name = "elu"
+
+    def forward(self, z):
+        neg = np.expm1(np.minimum(z, 0))
+        np.maximum(z, 0, out=z)
+        z += neg
+        return z
+
+    def backward(self, a, delta):
+        delta *= np.where(a > 0, 1, a + 1)
+        return delta
+
+
+class SiLU(Activation):
+    """``f(z) = z sigmoid(z)`` (swish), ``f'(z) = s + z s (1 - s)``, ``s = sigmoid(z)``.
+
+    Its derivative is not a function of the output, so the network keeps ``z``.
+    """
+
+    name = "silu"
+    needs_input = True
+
+    def forward(self, z):
+        z *= expit(z)
+        return z
+
+    def backward(self, a, delta, z=None):
+        s = expit(z)
+        delta *= s * (1 + z * (1 - s))
+        return delta
+
+
+class GELU(Activation):
+    """Exact GELU, ``f(z) = z Phi(z)`` with ``Phi`` the standard normal CDF.
+
+    ``f'(z) = Phi(z) + z phi(z)``; the network keeps ``z``.
+    """
+
+    name = "gelu"
+    needs_input = True
+
+    def forward(self, z):
+        z *= ndtr(z)
+        return z
+
+    def backward(self, a, delta, z=None):
+        delta *= ndtr(z) + z * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
+        return delta
+
+
 ACTIVATIONS: dict[str, Activation] = {
-    act.name: act for act in (Identity(), Logistic(), Tanh(), ReLU())
+    act.name: act
+    for act in (
+        Identity(),
+        Logistic(),
+        Tanh(),
+        ReLU(),
+        Softplus(),
+        LeakyReLU(),
+        ELU(),
+        GELU(),
+        SiLU(),
+    )
 }
+ACTIVATIONS["sigmoid"] = ACTIVATIONS["logistic"]
 
 
 def get_activation(name: str) -> Activation:
-    """Return the activation registered under ``name``."""
+    """Return the activation registered under ``name`` ('sigmoid' is 'logistic')."""
     try:
         return ACTIVATIONS[name]
     except KeyError:
         raise ValueError(
             f"Unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}."
         ) from None
+
+
+def hidden_activations(activation, n_hidden: int) -> list[Activation]:
+    """One activation per hidden layer from a name or a list of names.
+
+    Parameters
+    ----------
+    activation : str or sequence of str
+        One name for every hidden layer, or one name per hidden layer.
+    n_hidden : int
+        Number of hidden layers.
+    """
+    if isinstance(activation, str):
+        return [get_activation(activation)] * n_hidden
+    names = list(activation)
+    if len(names) != n_hidden:
+        raise ValueError(
+            f"activation has {len(names)} entries but there are {n_hidden} hidden "
+            "layers: give one name, or one name per hidden layer."
+        )
+    return [get_activation(name) for name in names]

@@ -17,12 +17,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from skmlp._activations import ACTIVATIONS, get_activation
-from skmlp._initializers import glorot_uniform_sklearn
+from skmlp._activations import ACTIVATIONS, hidden_activations
+from skmlp._initializers import INITIALIZERS, initialize
 from skmlp._losses import Loss
 from skmlp._network import Layout, Network, forward_layers
-from skmlp._optimizers import SGD, Adam
-from skmlp._schedules import Constant, make_schedule
+from skmlp._optimizers import NAG, SGD, Adagrad, Adam, AdamW, RMSprop
+from skmlp._schedules import EPOCH_SCHEDULES, Constant, make_schedule
 from skmlp._training import (
     FitState,
     StochasticConfig,
@@ -31,7 +31,7 @@ from skmlp._training import (
     fit_stochastic,
 )
 
-STOCHASTIC_SOLVERS = ("sgd", "adam")
+STOCHASTIC_SOLVERS = ("sgd", "adam", "nag", "rmsprop", "adagrad", "adamw")
 
 
 class BaseBackprop(BaseEstimator, ABC):
@@ -45,14 +45,16 @@ class BaseBackprop(BaseEstimator, ABC):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "activation": [StrOptions(set(ACTIVATIONS))],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "activation": [StrOptions(set(ACTIVATIONS)), list, tuple],
+        "solver": [StrOptions({"lbfgs", *STOCHASTIC_SOLVERS})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
         ],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate": [
+            StrOptions({"constant", "invscaling", "adaptive", *EPOCH_SCHEDULES})
+        ],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -73,6 +75,18 @@ class BaseBackprop(BaseEstimator, ABC):
             Options(Real, {np.inf}),
         ],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "lr_decay": [Interval(Real, 0, 1, closed="right")],
+        "lr_step_size": [Interval(Integral, 1, None, closed="left")],
+        "lr_min": [Interval(Real, 0, None, closed="left")],
+        "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+        "rho": [Interval(Real, 0, 1, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "alpha_l1": [Interval(Real, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
+        "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "weight_init": [StrOptions(set(INITIALIZERS))],
+        "init_scale": [Interval(Real, 0, None, closed="neither")],
+        "early_stopping_metric": [StrOptions({"score", "loss"})],
     }
 
     @abstractmethod
@@ -102,6 +116,18 @@ class BaseBackprop(BaseEstimator, ABC):
         epsilon,
         n_iter_no_change,
         max_fun,
+        lr_decay,
+        lr_step_size,
+        lr_min,
+        warmup_epochs,
+        rho,
+        weight_decay,
+        alpha_l1,
+        dropout,
+        max_grad_norm,
+        weight_init,
+        init_scale,
+        early_stopping_metric,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -127,6 +153,18 @@ class BaseBackprop(BaseEstimator, ABC):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.lr_decay = lr_decay
+        self.lr_step_size = lr_step_size
+        self.lr_min = lr_min
+        self.warmup_epochs = warmup_epochs
+        self.rho = rho
+        self.weight_decay = weight_decay
+        self.alpha_l1 = alpha_l1
+        self.dropout = dropout
+        self.max_grad_norm = max_grad_norm
+        self.weight_init = weight_init
+        self.init_scale = init_scale
+        self.early_stopping_metric = early_stopping_metric
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
@@ -138,8 +176,37 @@ class BaseBackprop(BaseEstimator, ABC):
         """The loss (with its output link) for encoded targets ``Y``."""
 
     @abstractmethod
-    def _score_params(self, network, params, X, Y, sample_weight) -> float:
-        """Accuracy or R^2 of ``params`` on encoded targets (NaN if non-finite)."""
+    def _score_predictions(self, pred, Y, sample_weight) -> float:
+        """Accuracy or R^2 of linked outputs (probabilities, means) against ``Y``."""
+
+    def _training_sample_weight(self, y, sample_weight, incremental, dtype):
+        """Sample weights to train with (the classifier folds in class_weight)."""
+        return sample_weight
+
+    def _validate_val_input(self, X_val, y_val):
+        """Validate ``X_val`` against the fitted features; encode ``y_val``."""
+        return self._validate_input(X_val, y_val, incremental=True, reset=False)
+
+    def _validate_validation_set(self, X_val, y_val, sample_weight_val):
+        """Validate a user-given validation set like the training data."""
+        if (X_val is None) != (y_val is None):
+            raise ValueError("X_val and y_val must be given together.")
+        if X_val is None:
+            if sample_weight_val is not None:
+                raise ValueError("sample_weight_val was given without X_val, y_val.")
+            return None
+        if self.solver not in STOCHASTIC_SOLVERS:
+            raise ValueError(
+                "X_val, y_val record per-epoch validation curves and drive early "
+                f"stopping of the stochastic solvers; solver={self.solver!r} has "
+                "no epochs."
+            )
+        X_val, Y_val = self._validate_val_input(X_val, y_val)
+        if sample_weight_val is not None:
+            sample_weight_val = _check_sample_weight(
+                sample_weight_val, X_val, dtype=X_val.dtype, ensure_non_negative=True
+            )
+        return X_val, Y_val, sample_weight_val
 
     # ------------------------------------------------------------- fit plumbing
     def _hidden_layer_sizes(self) -> list:
@@ -151,24 +218,27 @@ class BaseBackprop(BaseEstimator, ABC):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         return [int(s) for s in sizes]
 
-    def _fit(self, X, y, sample_weight=None, incremental=False, setup=None):
+    def _fit(self, X, y, sample_weight=None, incremental=False, setup=None, val=None):
         """Fit, restoring the estimator exactly as it was if anything fails.
 
         ``setup``, if given, runs first inside the same guard (the classifier's
-        first ``partial_fit`` call sets ``classes_`` there).
+        first ``partial_fit`` call sets ``classes_`` there); ``val`` is the
+        ``(X_val, y_val, sample_weight_val)`` triple of :meth:`fit`.
         """
         saved = dict(self.__dict__)
         try:
             if setup is not None:
                 setup()
-            return self._fit_unguarded(X, y, sample_weight, incremental)
+            return self._fit_unguarded(X, y, sample_weight, incremental, val)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
 
-    def _fit_unguarded(self, X, y, sample_weight, incremental):
+    def _fit_unguarded(self, X, y, sample_weight, incremental, val):
         hidden = self._hidden_layer_sizes()
+        activations = hidden_activations(self.activation, len(hidden))
+        dropout = self._dropout_rates(len(hidden))
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
@@ -177,17 +247,21 @@ class BaseBackprop(BaseEstimator, ABC):
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
+        sample_weight = self._training_sample_weight(
+            y, sample_weight, incremental, X.dtype
+        )
+        val = self._validate_validation_set(*(val or (None, None, None)))
         layout = Layout([X.shape[1], *hidden, Y.shape[1]])
         loss = self._make_loss(Y)
-        network = Network(layout, get_activation(self.activation), loss)
-        state = self._start_state(layout, X.dtype, first_pass)
+        network = Network(layout, activations, loss, dropout)
+        state = self._start_state(layout, X.dtype, first_pass, val is not None)
 
         # overflow on the way to divergence is detected and reported by the
         # training loops themselves, with its likely cause
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if self.solver in STOCHASTIC_SOLVERS:
                 state = self._fit_stochastic(
-                    network, state, X, Y, sample_weight, incremental
+                    network, state, X, Y, sample_weight, incremental, val
                 )
             else:
                 state = fit_lbfgs(
@@ -200,16 +274,42 @@ class BaseBackprop(BaseEstimator, ABC):
                     max_iter=self.max_iter,
                     max_fun=self.max_fun,
                     tol=self.tol,
+                    alpha_l1=self.alpha_l1,
                 )
         self._publish(state, layout, loss)
         return self
 
-    def _start_state(self, layout: Layout, dtype, first_pass: bool) -> FitState:
+    def _dropout_rates(self, n_hidden: int) -> list:
+        """One dropout rate per hidden layer."""
+        rates = self.dropout
+        if isinstance(rates, Real):
+            return [float(rates)] * n_hidden
+        rates = [float(r) for r in rates]
+        if len(rates) != n_hidden or not all(0 <= r < 1 for r in rates):
+            raise ValueError(
+                f"dropout must be a rate in [0, 1) or one such rate per hidden "
+                f"layer ({n_hidden}), got {self.dropout!r}."
+            )
+        return rates
+
+    def _init_activation_names(self, n_weight_layers: int) -> list:
+        """Activation name governing each weight layer's initial scale."""
+        if isinstance(self.activation, str):
+            return [self.activation] * n_weight_layers
+        names = list(self.activation)
+        return names + [names[-1] if names else "identity"]
+
+    def _start_state(self, layout: Layout, dtype, first_pass, has_val) -> FitState:
         """A fresh state, or a private copy of the kept one to continue from."""
         if first_pass:
             rng = check_random_state(self.random_state)
-            coefs, intercepts = glorot_uniform_sklearn(
-                layout.layer_units, self.activation, rng, dtype
+            coefs, intercepts = initialize(
+                self.weight_init,
+                layout.layer_units,
+                self._init_activation_names(layout.n_layers),
+                rng,
+                dtype,
+                self.init_scale,
             )
             state = FitState(params=layout.pack(coefs, intercepts, dtype), rng=rng)
         else:
@@ -217,18 +317,31 @@ class BaseBackprop(BaseEstimator, ABC):
             # continue from coefs_/intercepts_ as they are now (users may edit them)
             state.params = layout.pack(self.coefs_, self.intercepts_, dtype)
         if self.solver in STOCHASTIC_SOLVERS:
-            if self.early_stopping and state.validation_scores is None:
-                state.validation_scores = []
+            if (self.early_stopping or has_val) and state.validation_scores is None:
+                state.validation_scores, state.validation_losses = [], []
                 state.best_validation_score = -np.inf
+                state.best_validation_loss = np.inf
+            if self.early_stopping:
                 state.best_loss = None
-            elif not self.early_stopping and state.best_loss is None:
+            elif state.best_loss is None:
                 state.best_loss = np.inf
         return state
 
-    def _optimizer(self):
+    def _optimizer(self, layout: Layout):
+        lr, eps = self.learning_rate_init, self.epsilon
         if self.solver == "sgd":
-            return SGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum)
-        return Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+            return SGD(lr, self.momentum, self.nesterovs_momentum)
+        if self.solver == "nag":
+            return NAG(lr)
+        if self.solver == "rmsprop":
+            return RMSprop(lr, self.rho, eps)
+        if self.solver == "adagrad":
+            return Adagrad(lr, eps)
+        if self.solver == "adamw":
+            return AdamW(
+                lr, self.beta_1, self.beta_2, eps, self.weight_decay, layout.n_coef
+            )
+        return Adam(lr, self.beta_1, self.beta_2, eps)
 
     def _optimizer_state(self, optimizer, state: FitState):
         """The kept optimizer state if it fits these settings, else a fresh one."""
@@ -236,6 +349,8 @@ class BaseBackprop(BaseEstimator, ABC):
         key = (
             self.solver,
             self.learning_rate_init,
+            self.beta_1,
+            self.beta_2,
             state.params.shape,
             state.params.dtype,
         )
@@ -256,23 +371,34 @@ class BaseBackprop(BaseEstimator, ABC):
             )
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _fit_stochastic(self, network, state, X, Y, sample_weight, incremental):
+    def _schedule(self):
+        """scikit-learn's schedules drive SGD only; the closed-form ones, all."""
+        if self.solver != "sgd" and self.learning_rate not in EPOCH_SCHEDULES:
+            return Constant()
+        return make_schedule(
+            self.learning_rate,
+            self.learning_rate_init,
+            power_t=self.power_t,
+            decay=self.lr_decay,
+            step_size=self.lr_step_size,
+            lr_min=self.lr_min,
+            n_epochs=self.max_iter,
+        )
+
+    def _fit_stochastic(self, network, state, X, Y, sample_weight, incremental, val):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        optimizer = self._optimizer()
+        optimizer = self._optimizer(network.layout)
         state.optimizer_state = self._optimizer_state(optimizer, state)
-        if self.solver == "sgd":
-            schedule = make_schedule(
-                self.learning_rate, self.learning_rate_init, self.power_t
-            )
-        else:  # scikit-learn applies schedules to SGD only
-            schedule = Constant()
 
         validation = None
-        if self.early_stopping:
-            X, Y, sample_weight, validation = self._split_validation(
-                network, state, X, Y, sample_weight
+        if val is not None:
+            validation = self._validation(network, *val)
+        elif self.early_stopping:
+            X, Y, sample_weight, val = self._split_validation(
+                state, X, Y, sample_weight
             )
+            validation = self._validation(network, *val)
         cfg = StochasticConfig(
             alpha=self.alpha,
             batch_size=self._batch_size(X.shape[0]),
@@ -282,12 +408,24 @@ class BaseBackprop(BaseEstimator, ABC):
             n_iter_no_change=self.n_iter_no_change,
             verbose=bool(self.verbose),
             incremental=incremental,
+            alpha_l1=self.alpha_l1,
+            dropout=any(network.dropout),
+            max_grad_norm=self.max_grad_norm,
+            warmup_epochs=self.warmup_epochs,
         )
         return fit_stochastic(
-            network, optimizer, schedule, state, X, Y, sample_weight, cfg, validation
+            network,
+            optimizer,
+            self._schedule(),
+            state,
+            X,
+            Y,
+            sample_weight,
+            cfg,
+            validation,
         )
 
-    def _split_validation(self, network, state, X, Y, sample_weight):
+    def _split_validation(self, state, X, Y, sample_weight):
         """scikit-learn's (stratified) validation split, drawn from the fit's RNG."""
         # binary and multiclass targets are stratified (scikit-learn stratifies
         # binary only); multilabel indicator rows are not classes
@@ -306,11 +444,26 @@ class BaseBackprop(BaseEstimator, ABC):
                 "The validation set is too small. Increase 'validation_fraction' "
                 "or the size of your dataset."
             )
+        return X_train, Y_train, sw_train, (X_val, Y_val, sw_val)
 
-        def score(params):
-            return self._score_params(network, params, X_val, Y_val, sw_val)
+    def _validation(self, network, X_val, Y_val, sw_val) -> Validation:
+        """Per-epoch (score, data loss) on held-out data."""
+        sw_sum = X_val.shape[0] if sw_val is None else float(sw_val.sum())
 
-        return X_train, Y_train, sw_train, Validation(score=score)
+        def evaluate(params):
+            raw = network.forward(params, X_val)
+            if not np.isfinite(raw).all():
+                return np.nan, np.nan
+            grad = np.empty_like(raw)
+            loss = network.loss.loss_and_gradient(raw, Y_val, sw_val, grad) / sw_sum
+            pred = network.loss.predict(raw.copy())
+            return self._score_predictions(pred, Y_val, sw_val), loss
+
+        return Validation(
+            evaluate=evaluate,
+            early_stopping=self.early_stopping,
+            monitor=self.early_stopping_metric,
+        )
 
     def _stratify_validation(self, Y) -> bool:
         return False
@@ -334,6 +487,11 @@ class BaseBackprop(BaseEstimator, ABC):
                 else list(state.validation_scores)
             )
             self.best_validation_score_ = state.best_validation_score
+            self.validation_loss_curve_ = (
+                None
+                if state.validation_losses is None
+                else list(state.validation_losses)
+            )
             self._no_improvement_count = state.no_improvement_count
 
     # --------------------------------------------------------------- prediction
@@ -347,12 +505,20 @@ class BaseBackprop(BaseEstimator, ABC):
                 dtype=(np.float64, np.float32),
                 reset=False,
             )
-        return forward_layers(
-            self.coefs_, self.intercepts_, X, get_activation(self.activation)
-        )
+        activations = hidden_activations(self.activation, len(self.coefs_) - 1)
+        return forward_layers(self.coefs_, self.intercepts_, X, activations)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+    ):
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
@@ -364,13 +530,29 @@ class BaseBackprop(BaseEstimator, ABC):
             regression).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative sample weights.
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            A validation set of your own (stochastic solvers). Its score and loss
+            are recorded every epoch in ``validation_scores_`` and
+            ``validation_loss_curve_``; with ``early_stopping=True`` it replaces
+            the internal ``validation_fraction`` split.
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Targets of ``X_val``.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Sample weights of ``X_val``.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        val = (
+            None
+            if X_val is None and y_val is None
+            else (X_val, y_val, sample_weight_val)
+        )
+        if val is None and sample_weight_val is not None:
+            val = (None, None, sample_weight_val)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False, val=val)
 
     def _check_solver(self):
         if self.solver not in STOCHASTIC_SOLVERS:

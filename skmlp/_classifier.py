@@ -1,10 +1,14 @@
 """BackpropClassifier: label encoding, probabilities and class predictions."""
 
+from numbers import Real
+
 import numpy as np
 from scipy.special import expit
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -14,6 +18,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from skmlp._base import BaseBackprop
+from skmlp._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
 from skmlp._losses import (
     SigmoidLogLoss,
     SoftmaxLogLoss,
@@ -24,7 +29,7 @@ from skmlp._losses import (
 
 
 class BackpropClassifier(ClassifierMixin, BaseBackprop):
-    """Multilayer perceptron classifier trained by backpropagation.
+    __doc__ = f"""Multilayer perceptron classifier trained by backpropagation.
 
     A drop-in replacement for :class:`sklearn.neural_network.MLPClassifier`:
     the same parameters, defaults, fitted attributes, errors and warnings, and
@@ -32,89 +37,27 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
     It differs where scikit-learn is wrong: ``warm_start`` keeps the optimizer
     state, ``predict_log_proba`` is computed in log space, divergence stops
     training at once and never leaves NaN weights behind, and a failed ``fit``
-    leaves a fitted model unchanged.
+    leaves a fitted model unchanged. Beyond scikit-learn it offers more
+    activations (per layer), optimizers, schedules, dropout, L1, gradient
+    clipping, initialisers, ``class_weight``, label smoothing and a validation
+    set of your own; every default keeps scikit-learn's behaviour.
 
     Parameters
     ----------
-    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
-        The ith element is the number of neurons in the ith hidden layer.
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
-        Activation function of the hidden layers.
-    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
-        The weight optimizer: L-BFGS-B from SciPy, stochastic gradient descent
-        with (Nesterov) momentum, or Adam.
-    alpha : float, default=0.0001
-        Strength of the L2 penalty ``alpha / 2 * ||W||^2``, divided by the sum of
-        sample weights of each (mini-)batch, as in scikit-learn.
-    batch_size : int or 'auto', default='auto'
-        Mini-batch size of the stochastic solvers; 'auto' is
-        ``min(200, n_samples)``.
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Learning-rate schedule of ``solver='sgd'``.
-    learning_rate_init : float, default=0.001
-        Initial learning rate of the stochastic solvers.
-    power_t : float, default=0.5
-        Exponent of the 'invscaling' schedule.
-    max_iter : int, default=200
-        Maximum number of epochs (stochastic solvers) or iterations (L-BFGS).
-    shuffle : bool, default=True
-        Whether to shuffle samples in each epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling and the early-stopping split.
-    tol : float, default=1e-4
-        Tolerance of the stopping criterion.
-    verbose : bool, default=False
-        Whether to print progress messages.
-    warm_start : bool, default=False
-        Continue from the previous solution, optimizer state included.
-    momentum : float, default=0.9
-        Momentum of ``solver='sgd'``.
-    nesterovs_momentum : bool, default=True
-        Whether ``solver='sgd'`` uses Nesterov's momentum.
-    early_stopping : bool, default=False
-        Stop when the score on a stratified validation split stops improving,
-        and keep the best weights.
-    validation_fraction : float, default=0.1
-        Fraction of the training data held out for early stopping.
-    beta_1, beta_2 : float, default=0.9, 0.999
-        Adam's moment decay rates.
-    epsilon : float, default=1e-8
-        Adam's numerical-stability constant.
-    n_iter_no_change : int, default=10
-        Epochs without ``tol`` improvement before stopping.
-    max_fun : int, default=15000
-        Maximum number of loss evaluations of ``solver='lbfgs'``.
+    {SHARED_PARAMETERS}
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes, multiplied into ``sample_weight``; 'balanced'
+        uses ``n_samples / (n_classes * np.bincount(y))``. Binary and multiclass
+        targets only; not with ``partial_fit``.
+    label_smoothing : float, default=0.0
+        Train against ``(1 - eps) y + eps / K`` instead of the one-hot ``y``
+        (``K`` classes, or 2 per output with sigmoid outputs).
 
     Attributes
     ----------
     classes_ : ndarray or list of ndarray of shape (n_classes,)
         Class labels.
-    loss_ : float
-        Loss of the last epoch (stochastic solvers) or at the solution (L-BFGS).
-    best_loss_ : float or None
-        Lowest training loss seen (None with early stopping).
-    loss_curve_ : list of float
-        Training loss per epoch (stochastic solvers).
-    validation_scores_ : list of float or None
-        Validation accuracy per epoch with early stopping.
-    best_validation_score_ : float or None
-        Best validation accuracy with early stopping.
-    t_ : int
-        Number of training samples seen by the solver.
-    coefs_ : list of ndarray
-        Weight matrices, ``coefs_[i]`` of shape (units of layer i, units of layer i+1).
-    intercepts_ : list of ndarray
-        Bias vectors.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Feature names, when ``X`` had string column names.
-    n_iter_ : int
-        Number of epochs (iterations) run by the last call.
-    n_layers_ : int
-        Number of layers, input and output included.
-    n_outputs_ : int
-        Number of output units.
+    {SHARED_ATTRIBUTES}
     out_activation_ : str
         Output link: 'logistic' (binary, multilabel) or 'softmax'.
 
@@ -140,6 +83,12 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
     >>> round(clf.score(X_test, y_test), 2)
     0.97
     """
+
+    _parameter_constraints: dict = {
+        **BaseBackprop._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+    }
 
     def __init__(
         self,
@@ -167,6 +116,20 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        lr_decay=0.95,
+        lr_step_size=10,
+        lr_min=0.0,
+        warmup_epochs=0,
+        rho=0.9,
+        weight_decay=0.01,
+        alpha_l1=0.0,
+        dropout=0.0,
+        max_grad_norm=None,
+        weight_init="sklearn",
+        init_scale=0.01,
+        early_stopping_metric="score",
+        class_weight=None,
+        label_smoothing=0.0,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -193,7 +156,21 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             epsilon=epsilon,
             n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
+            lr_decay=lr_decay,
+            lr_step_size=lr_step_size,
+            lr_min=lr_min,
+            warmup_epochs=warmup_epochs,
+            rho=rho,
+            weight_decay=weight_decay,
+            alpha_l1=alpha_l1,
+            dropout=dropout,
+            max_grad_norm=max_grad_norm,
+            weight_init=weight_init,
+            init_scale=init_scale,
+            early_stopping_metric=early_stopping_metric,
         )
+        self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
 
     # ----------------------------------------------------------------- fitting
     def _validate_input(self, X, y, incremental, reset):
@@ -225,22 +202,70 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
                     "`y` has classes not in `self.classes_`. "
                     f"`self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
-        Y = self._label_binarizer.transform(y).astype(X.dtype)
-        return X, Y
+        return X, self._encode(y, X.dtype)
+
+    def _encode(self, y, dtype):
+        """One-hot / indicator targets, label-smoothed if asked."""
+        Y = self._label_binarizer.transform(y).astype(dtype)
+        eps = self.label_smoothing
+        if eps:
+            k = Y.shape[1] if Y.shape[1] > 1 and self._is_multiclass() else 2
+            Y *= 1 - eps
+            Y += eps / k
+        return Y
+
+    def _is_multiclass(self) -> bool:
+        return self._label_binarizer.y_type_ == "multiclass"
+
+    def _validate_validation_set(self, X_val, y_val, sample_weight_val):
+        if X_val is not None and y_val is not None:
+            labels = unique_labels(np.asarray(y_val))
+            if len(np.setdiff1d(labels, self.classes_)):
+                raise ValueError(
+                    f"y_val has classes not in `self.classes_`. `self.classes_` has "
+                    f"{self.classes_}. 'y_val' has {labels}."
+                )
+        return super()._validate_validation_set(X_val, y_val, sample_weight_val)
+
+    def _validate_val_input(self, X_val, y_val):
+        X_val = validate_data(
+            self,
+            X_val,
+            accept_sparse=["csr", "csc"],
+            dtype=(np.float64, np.float32),
+            reset=False,
+        )
+        return X_val, self._encode(y_val, X_val.dtype)
+
+    def _training_sample_weight(self, y, sample_weight, incremental, dtype):
+        if self.class_weight is None:
+            return sample_weight
+        if incremental:
+            raise ValueError(
+                "class_weight is not supported by partial_fit: the class frequencies "
+                "of one batch are not those of the data. Pass per-sample weights "
+                "through sample_weight instead."
+            )
+        if not self._is_multiclass() and self._label_binarizer.y_type_ != "binary":
+            raise ValueError(
+                "class_weight supports binary and multiclass targets, not "
+                f"{self._label_binarizer.y_type_!r}."
+            )
+        weights = compute_sample_weight(self.class_weight, column_or_1d(y))
+        if sample_weight is None:
+            return weights.astype(dtype, copy=False)
+        return sample_weight * weights
 
     def _make_loss(self, Y):
-        if self._label_binarizer.y_type_ == "multiclass":
+        if self._is_multiclass():
             return SoftmaxLogLoss()
         return SigmoidLogLoss()
 
     def _stratify_validation(self, Y):
         return self._label_binarizer.y_type_ != "multilabel-indicator"
 
-    def _score_params(self, network, params, X, Y, sample_weight):
-        raw = network.forward(params, X)
-        if not np.isfinite(raw).all():
-            return np.nan
-        y_pred = self._decode(network.loss.predict(raw))
+    def _score_predictions(self, pred, Y, sample_weight):
+        y_pred = self._decode(pred)
         y_true = self._decode(Y)
         return accuracy_score(y_true, y_pred, sample_weight=sample_weight)
 
@@ -301,6 +326,24 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         if self.out_activation_ == "softmax":
             return softmax(raw)
         return expit(raw, out=raw)
+
+    def decision_function(self, X):
+        """Raw network outputs (logits), before the output link.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The log-odds of the positive class for binary targets, else one
+            column per class (softmax logits) or label (log-odds).
+        """
+        check_is_fitted(self)
+        raw = self._forward_raw(X)
+        return raw.ravel() if raw.shape[1] == 1 else raw
 
     def predict_proba(self, X):
         """Probability estimates.

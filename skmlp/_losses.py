@@ -196,4 +196,88 @@ class SigmoidLogLoss(Loss):
         return value
 
 
-REGRESSION_LOSSES = {"squared_error": SquaredError, "poisson": Poisson}
+class AbsoluteError(Loss):
+    """Absolute error, summed over outputs.
+
+    Notes
+    -----
+    ``L = sum_j |z_j - y_j|``; its (sub)gradient is ``sign(z - y)`` (0 at a tie).
+    Not canonical: the gradient is not ``z - y``.
+    """
+
+    name = "absolute_error"
+
+    def loss_and_gradient(self, z, y, sample_weight, grad):
+        diff = np.subtract(z, y, out=grad)
+        value = _row_weighted_sum(np.abs(diff), sample_weight)
+        np.sign(diff, out=diff)
+        _apply_weight(diff, sample_weight)
+        return value
+
+
+class Huber(Loss):
+    """Huber loss with threshold ``delta``, summed over outputs.
+
+    Parameters
+    ----------
+    delta : float, default=1.0
+        Residual size where the loss turns from quadratic to linear.
+
+    Notes
+    -----
+    With ``r = z - y``: ``L = r^2 / 2`` if ``|r| <= delta`` else
+    ``delta (|r| - delta / 2)``; ``dL/dz = clip(r, -delta, delta)``.
+    """
+
+    name = "huber"
+
+    def __init__(self, delta: float = 1.0):
+        self.delta = delta
+
+    def loss_and_gradient(self, z, y, sample_weight, grad):
+        r = np.subtract(z, y, out=grad)
+        abs_r = np.abs(r)
+        quad = abs_r <= self.delta
+        per = np.where(quad, 0.5 * r * r, self.delta * (abs_r - 0.5 * self.delta))
+        value = _row_weighted_sum(per, sample_weight)
+        np.clip(r, -self.delta, self.delta, out=r)
+        _apply_weight(r, sample_weight)
+        return value
+
+
+class Quantile(Loss):
+    """Pinball loss of quantile ``q``, summed over outputs.
+
+    Parameters
+    ----------
+    quantile : float, default=0.5
+        The quantile to estimate, in (0, 1); 0.5 is half the absolute error.
+
+    Notes
+    -----
+    With ``r = y - z``: ``L = q r`` if ``r >= 0`` else ``(q - 1) r``;
+    ``dL/dz = -q`` where ``y > z`` and ``1 - q`` where ``y < z``.
+    """
+
+    name = "quantile"
+
+    def __init__(self, quantile: float = 0.5):
+        self.quantile = quantile
+
+    def loss_and_gradient(self, z, y, sample_weight, grad):
+        q = self.quantile
+        r = np.subtract(y, z, out=grad)
+        per = np.where(r >= 0, q * r, (q - 1) * r)
+        value = _row_weighted_sum(per, sample_weight)
+        grad[...] = np.where(r > 0, -q, np.where(r < 0, 1 - q, 0.0))
+        _apply_weight(grad, sample_weight)
+        return value
+
+
+REGRESSION_LOSSES = {
+    "squared_error": SquaredError,
+    "poisson": Poisson,
+    "absolute_error": AbsoluteError,
+    "huber": Huber,
+    "quantile": Quantile,
+}

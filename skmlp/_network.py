@@ -11,7 +11,6 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import get_blas_funcs
 
-from skmlp._activations import Activation
 from skmlp._losses import Loss
 
 
@@ -80,15 +79,17 @@ def _dot(a, b, out=None):
     return np.matmul(a, b, out=out)
 
 
-def forward_layers(coefs, intercepts, X, activation: Activation) -> np.ndarray:
-    """Raw (pre-link) output of the layers ``coefs``/``intercepts`` for ``X``."""
+def forward_layers(coefs, intercepts, X, activations) -> np.ndarray:
+    """Raw (pre-link) output of the layers ``coefs``/``intercepts`` for ``X``.
+
+    ``activations`` holds one :class:`Activation` per hidden layer.
+    """
     a = X
-    last = len(coefs) - 1
     for i, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
         a = _dot(a, W)
         a += b
-        if i != last:
-            activation.forward(a)
+        if i < len(activations):
+            activations[i].forward(a)
     return a
 
 
@@ -99,21 +100,28 @@ class Network:
     ----------
     layout : Layout
         The parameter layout.
-    activation : Activation
-        Hidden-layer activation.
+    activations : Activation or list of Activation
+        One activation for every hidden layer, or one per hidden layer.
     loss : Loss
         Output loss; owns the output link.
+    dropout : list of float, optional
+        Dropout rate per hidden layer, applied in :meth:`loss_and_grad` when it
+        is given a random generator (inverted dropout: kept units are scaled by
+        ``1 / (1 - rate)``, so nothing changes at prediction time).
     """
 
-    def __init__(self, layout: Layout, activation: Activation, loss: Loss):
+    def __init__(self, layout: Layout, activations, loss: Loss, dropout=None):
         self.layout = layout
-        self.activation = activation
+        if not isinstance(activations, list | tuple):
+            activations = [activations] * (layout.n_layers - 1)
+        self.activations = list(activations)
         self.loss = loss
+        self.dropout = list(dropout) if dropout is not None else []
         self._buffers: dict = {}
         self._view_cache: dict = {}
 
     def _batch_buffers(self, n: int, dtype):
-        """Per-layer activation and delta buffers for ``n`` rows, reused."""
+        """Per-layer activation, pre-activation and delta buffers for ``n`` rows."""
         key = (n, np.dtype(dtype))
         bufs = self._buffers.get(key)
         if bufs is None:
@@ -122,7 +130,11 @@ class Network:
             units = self.layout.layer_units[1:]
             acts = [np.empty((n, u), dtype=dtype) for u in units]
             deltas = [np.empty((n, u), dtype=dtype) for u in units[:-1]]
-            bufs = self._buffers[key] = (acts, deltas)
+            pre = [
+                np.empty((n, u), dtype=dtype) if act.needs_input else None
+                for u, act in zip(units, self.activations, strict=False)
+            ]
+            bufs = self._buffers[key] = (acts, deltas, pre)
         return bufs
 
     def _views(self, flat: np.ndarray):
@@ -137,10 +149,19 @@ class Network:
     def forward(self, params: np.ndarray, X) -> np.ndarray:
         """Return the raw (pre-link) output for ``X``; allocates fresh arrays."""
         coefs, intercepts = self._views(params)
-        return forward_layers(coefs, intercepts, X, self.activation)
+        return forward_layers(coefs, intercepts, X, self.activations)
 
     def loss_and_grad(
-        self, params, X, Y, sample_weight, alpha: float, grad: np.ndarray
+        self,
+        params,
+        X,
+        Y,
+        sample_weight,
+        alpha: float,
+        grad: np.ndarray,
+        *,
+        alpha_l1: float = 0.0,
+        rng=None,
     ) -> float:
         """Return the regularised mean loss and write its gradient into ``grad``.
 
@@ -155,30 +176,43 @@ class Network:
             L2 penalty strength (scikit-learn scaling).
         grad : ndarray of shape (n_params,)
             Receives the gradient.
+        alpha_l1 : float, default=0.0
+            L1 penalty strength, scaled like ``alpha``.
+        rng : numpy.random.RandomState, optional
+            Source of dropout masks; without it dropout is off.
 
         Notes
         -----
         With ``S = sum_i s_i`` (``n_samples`` without weights) the objective is
-        ``(sum_i s_i L_i + alpha/2 ||W||^2) / S``, scikit-learn's definition.
+        ``(sum_i s_i L_i + alpha/2 ||W||_2^2 + alpha_l1 ||W||_1) / S``, the L2 part
+        being scikit-learn's definition. Intercepts are not penalised.
         """
         layout = self.layout
         coefs, intercepts = self._views(params)
         g_coefs, g_intercepts = self._views(grad)
         n = X.shape[0]
-        acts, deltas = self._batch_buffers(n, params.dtype)
+        acts, deltas, pre = self._batch_buffers(n, params.dtype)
         last = layout.n_layers - 1
         sw_sum = n if sample_weight is None else float(sample_weight.sum())
         if sw_sum == 0:  # a mini-batch whose samples all weigh zero teaches nothing
             grad[...] = 0
             return 0.0
 
-        a = X
+        inputs = [X]  # what each layer multiplies: activations after dropout
+        masks = [None] * last
         for i in range(layout.n_layers):
-            out = _dot(a, coefs[i], out=acts[i])
+            out = _dot(inputs[i], coefs[i], out=acts[i])
             out += intercepts[i]
-            if i != last:
-                self.activation.forward(out)
-            a = out
+            if i == last:
+                break
+            if pre[i] is not None:
+                np.copyto(pre[i], out)
+            self.activations[i].forward(out)
+            rate = self.dropout[i] if rng is not None and self.dropout else 0.0
+            if rate:
+                masks[i] = (rng.random_sample(out.shape) >= rate) / (1.0 - rate)
+                out = out * masks[i].astype(out.dtype, copy=False)
+            inputs.append(out)
 
         # the output buffer becomes the output delta: the raw output is not needed
         # after; scaling it by 1/S here scales every gradient below for free
@@ -187,16 +221,26 @@ class Network:
         delta *= 1.0 / sw_sum
 
         for i in range(last, -1, -1):
-            a_prev = X if i == 0 else acts[i - 1]
-            _dot(a_prev.T, delta, out=g_coefs[i])
+            _dot(inputs[i].T, delta, out=g_coefs[i])
             np.sum(delta, axis=0, out=g_intercepts[i])
             if i:
                 prev = np.matmul(delta, coefs[i].T, out=deltas[i - 1])
-                self.activation.backward(a_prev, prev)
+                if masks[i - 1] is not None:
+                    prev *= masks[i - 1]
+                act = self.activations[i - 1]
+                if act.needs_input:
+                    act.backward(acts[i - 1], prev, z=pre[i - 1])
+                else:
+                    act.backward(acts[i - 1], prev)
                 delta = prev
 
         w = params[: layout.n_coef]
-        penalty = 0.5 * alpha * float(np.dot(w, w)) if alpha else 0.0
+        g_w = grad[: layout.n_coef]
+        penalty = 0.0
         if alpha:
-            get_blas_funcs("axpy", (w,))(w, grad[: layout.n_coef], a=alpha / sw_sum)
+            penalty += 0.5 * alpha * float(np.dot(w, w))
+            get_blas_funcs("axpy", (w,))(w, g_w, a=alpha / sw_sum)
+        if alpha_l1:
+            penalty += alpha_l1 * float(np.abs(w).sum())
+            g_w += (alpha_l1 / sw_sum) * np.sign(w)
         return (data_loss + penalty) / sw_sum

@@ -27,8 +27,14 @@ class OptimizerState:
 
     def __init__(self, learning_rate: float, arrays: dict):
         self.learning_rate = float(learning_rate)
+        self.lr_scale = 1.0  # warm-up factor, applied on top of the schedule
         self.arrays = arrays
         self.t = 0
+
+    @property
+    def step_size(self) -> float:
+        """The learning rate in effect: schedule times warm-up factor."""
+        return self.learning_rate * self.lr_scale
 
     def copy(self) -> "OptimizerState":
         """Deep copy, so that a failed fit cannot touch the stored state."""
@@ -40,7 +46,15 @@ def _blas(name: str, like: np.ndarray):
     return get_blas_funcs(name, (like,))
 
 
-class SGD:
+class _Optimizer:
+    """Interface shared by the update rules."""
+
+    def lookahead(self, params: np.ndarray, state: OptimizerState) -> np.ndarray:
+        """The point where the next gradient is evaluated (``params`` itself here)."""
+        return params
+
+
+class SGD(_Optimizer):
     """Stochastic gradient descent with (Nesterov) momentum.
 
     Parameters
@@ -73,7 +87,7 @@ class SGD:
         """Update ``params`` in place; return the buffer for the next gradient."""
         state.t += 1
         axpy, scal = _blas("axpy", params), _blas("scal", params)
-        velocity, lr, mu = state.arrays["velocity"], state.learning_rate, self.momentum
+        velocity, lr, mu = state.arrays["velocity"], state.step_size, self.momentum
         scal(mu, velocity)
         axpy(grad, velocity, a=-lr)  # v <- mu v - lr g
         if self.nesterov:
@@ -84,7 +98,7 @@ class SGD:
         return grad
 
 
-class Adam:
+class Adam(_Optimizer):
     """Adam (Kingma & Ba), with scikit-learn's bias-corrected step size.
 
     Parameters
@@ -133,10 +147,173 @@ class Adam:
         new_v = axpy(v, sq, a=b2)  # in sq: b2 v + g^2
         new_m = axpy(m, grad, a=b1)  # in grad: b1 m + g
         root_c2 = math.sqrt(1 - b2)
-        lr = state.learning_rate * math.sqrt(1 - b2**t) / (1 - b1**t)
+        lr = state.step_size * math.sqrt(1 - b2**t) / (1 - b1**t)
         denom = np.sqrt(new_v, out=v)
         denom += self.epsilon / root_c2
         np.divide(new_m, denom, out=denom)
         axpy(denom, params, a=-lr * (1 - b1) / root_c2)
         arrays["m"], arrays["v"], arrays["scratch"] = new_m, new_v, denom
         return m
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter).
+
+    Parameters
+    ----------
+    learning_rate_init : float
+    beta_1, beta_2 : float
+    epsilon : float
+    weight_decay : float
+        Decay rate ``lambda``: before each Adam step, weights (not intercepts)
+        shrink as ``w <- w - eta lambda w``.
+    n_decayed : int
+        Number of leading entries of the flat vector that are weights.
+    """
+
+    name = "adamw"
+
+    def __init__(
+        self, learning_rate_init, beta_1, beta_2, epsilon, weight_decay, n_decayed
+    ):
+        super().__init__(learning_rate_init, beta_1, beta_2, epsilon)
+        self.weight_decay = weight_decay
+        self.n_decayed = n_decayed
+
+    def step(self, params, grad, state):
+        """Decay the weights, take an Adam step; return the next gradient buffer."""
+        if self.weight_decay:
+            params[: self.n_decayed] *= 1 - state.step_size * self.weight_decay
+        return super().step(params, grad, state)
+
+
+class RMSprop(_Optimizer):
+    """RMSprop (Tieleman & Hinton).
+
+    Notes
+    -----
+    ``v <- rho v + (1 - rho) g^2``, ``w <- w - eta g / (sqrt(v) + eps)``.
+    """
+
+    name = "rmsprop"
+
+    def __init__(self, learning_rate_init, rho=0.9, epsilon=1e-8):
+        self.learning_rate_init = learning_rate_init
+        self.rho = rho
+        self.epsilon = epsilon
+
+    def init_state(self, params):
+        """Return a fresh state for ``params``."""
+        arrays = {"v": np.zeros_like(params), "scratch": np.empty_like(params)}
+        return OptimizerState(self.learning_rate_init, arrays)
+
+    def step(self, params, grad, state):
+        """Update ``params`` in place; ``grad`` is used as scratch space."""
+        state.t += 1
+        v, sq = state.arrays["v"], state.arrays["scratch"]
+        np.multiply(grad, grad, out=sq)
+        sq *= 1 - self.rho
+        v *= self.rho
+        v += sq
+        _scaled_step(params, grad, v, sq, state.step_size, self.epsilon)
+        return grad
+
+
+class Adagrad(_Optimizer):
+    """Adagrad (Duchi et al.).
+
+    Notes
+    -----
+    ``G <- G + g^2``, ``w <- w - eta g / (sqrt(G) + eps)``.
+    """
+
+    name = "adagrad"
+
+    def __init__(self, learning_rate_init, epsilon=1e-8):
+        self.learning_rate_init = learning_rate_init
+        self.epsilon = epsilon
+
+    def init_state(self, params):
+        """Return a fresh state for ``params``."""
+        arrays = {"G": np.zeros_like(params), "scratch": np.empty_like(params)}
+        return OptimizerState(self.learning_rate_init, arrays)
+
+    def step(self, params, grad, state):
+        """Update ``params`` in place; ``grad`` is used as scratch space."""
+        state.t += 1
+        G, sq = state.arrays["G"], state.arrays["scratch"]
+        np.multiply(grad, grad, out=sq)
+        G += sq
+        _scaled_step(params, grad, G, sq, state.step_size, self.epsilon)
+        return grad
+
+
+def _scaled_step(params, grad, second_moment, scratch, lr, epsilon):
+    """``params -= lr * grad / (sqrt(second_moment) + epsilon)``, in place."""
+    denom = np.sqrt(second_moment, out=scratch)
+    denom += epsilon
+    grad /= denom
+    _blas("axpy", params)(grad, params, a=-lr)
+
+
+class NAG(_Optimizer):
+    """Nesterov's accelerated gradient, with the gradient at the look-ahead point.
+
+    Notes
+    -----
+    With ``x_0`` the initial weights, ``y_1 = x_0`` and ``t_1 = 1``:
+
+    - ``x_k = y_k - eta grad f(y_k)``
+    - ``t_{k+1} = (1 + sqrt(1 + 4 t_k^2)) / 2``
+    - ``y_{k+1} = x_k + (t_k - 1) / t_{k+1} (x_k - x_{k-1})``
+
+    The estimator's weights are the iterates ``x_k``; :meth:`lookahead` returns
+    ``y_{k+1}``, where the training loop evaluates the next gradient. (Evaluating
+    it at ``x_k`` instead is the classic mistake that turns NAG into heavy-ball
+    momentum.)
+    """
+
+    name = "nag"
+
+    def __init__(self, learning_rate_init):
+        self.learning_rate_init = learning_rate_init
+
+    @staticmethod
+    def next_t(t: float) -> float:
+        """``t_{k+1}`` from ``t_k``."""
+        return (1 + math.sqrt(1 + 4 * t * t)) / 2
+
+    def init_state(self, params):
+        """Return a fresh state for ``params``."""
+        arrays = {"x_prev": params.copy(), "y": np.empty_like(params)}
+        state = OptimizerState(self.learning_rate_init, arrays)
+        state.nag_t = 1.0  # t_k for the k steps taken so far (t_1 = 1)
+        return state
+
+    def momentum(self, state) -> float:
+        """``(t_k - 1) / t_{k+1}`` for the next look-ahead (0 before two steps)."""
+        if state.t == 0:
+            return 0.0
+        return (state.nag_t - 1) / self.next_t(state.nag_t)
+
+    def lookahead(self, params, state):
+        """``y = x_k + mu (x_k - x_{k-1})``; ``params`` itself while ``mu = 0``."""
+        mu = self.momentum(state)
+        if mu == 0.0:
+            return params
+        y = np.subtract(params, state.arrays["x_prev"], out=state.arrays["y"])
+        y *= mu
+        y += params
+        return y
+
+    def step(self, params, grad, state):
+        """``x_{k+1} = y - eta g`` with ``g`` the gradient at :meth:`lookahead`."""
+        y = self.lookahead(params, state)
+        if state.t > 0:
+            state.nag_t = self.next_t(state.nag_t)
+        np.copyto(state.arrays["x_prev"], params)
+        if y is not params:
+            np.copyto(params, y)
+        _blas("axpy", params)(grad, params, a=-state.step_size)
+        state.t += 1
+        return grad

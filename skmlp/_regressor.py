@@ -1,18 +1,21 @@
 """BackpropRegressor: continuous targets and their prediction."""
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from skmlp._base import BaseBackprop
-from skmlp._losses import REGRESSION_LOSSES
+from skmlp._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
+from skmlp._losses import REGRESSION_LOSSES, Huber, Quantile
 
 
 class BackpropRegressor(RegressorMixin, BaseBackprop):
-    """Multilayer perceptron regressor trained by backpropagation.
+    __doc__ = f"""Multilayer perceptron regressor trained by backpropagation.
 
     A drop-in replacement for :class:`sklearn.neural_network.MLPRegressor`:
     the same parameters, defaults, fitted attributes, errors and warnings, and
@@ -20,85 +23,27 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
     It differs where scikit-learn is wrong: ``warm_start`` keeps the optimizer
     state, the multi-output L-BFGS objective matches its gradient (the reported
     squared-error loss is summed over outputs), divergence stops training at
-    once, and a failed ``fit`` leaves a fitted model unchanged.
+    once, and a failed ``fit`` leaves a fitted model unchanged. Beyond
+    scikit-learn it offers robust losses, more activations (per layer),
+    optimizers, schedules, dropout, L1, gradient clipping, initialisers and a
+    validation set of your own; every default keeps scikit-learn's behaviour.
 
     Parameters
     ----------
-    loss : {'squared_error', 'poisson'}, default='squared_error'
-        The loss; 'poisson' uses a log link and needs ``y >= 0``.
-    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
-        The ith element is the number of neurons in the ith hidden layer.
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
-        Activation function of the hidden layers.
-    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
-        The weight optimizer.
-    alpha : float, default=0.0001
-        Strength of the L2 penalty (scikit-learn's scaling).
-    batch_size : int or 'auto', default='auto'
-        Mini-batch size; 'auto' is ``min(200, n_samples)``.
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Learning-rate schedule of ``solver='sgd'``.
-    learning_rate_init : float, default=0.001
-        Initial learning rate of the stochastic solvers.
-    power_t : float, default=0.5
-        Exponent of the 'invscaling' schedule.
-    max_iter : int, default=200
-        Maximum number of epochs (stochastic solvers) or iterations (L-BFGS).
-    shuffle : bool, default=True
-        Whether to shuffle samples in each epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling and the early-stopping split.
-    tol : float, default=1e-4
-        Tolerance of the stopping criterion.
-    verbose : bool, default=False
-        Whether to print progress messages.
-    warm_start : bool, default=False
-        Continue from the previous solution, optimizer state included.
-    momentum : float, default=0.9
-        Momentum of ``solver='sgd'``.
-    nesterovs_momentum : bool, default=True
-        Whether ``solver='sgd'`` uses Nesterov's momentum.
-    early_stopping : bool, default=False
-        Stop when the validation R^2 stops improving, keeping the best weights.
-    validation_fraction : float, default=0.1
-        Fraction of the training data held out for early stopping.
-    beta_1, beta_2 : float, default=0.9, 0.999
-        Adam's moment decay rates.
-    epsilon : float, default=1e-8
-        Adam's numerical-stability constant.
-    n_iter_no_change : int, default=10
-        Epochs without ``tol`` improvement before stopping.
-    max_fun : int, default=15000
-        Maximum number of loss evaluations of ``solver='lbfgs'``.
+    loss : {{'squared_error', 'poisson', 'absolute_error', 'huber', 'quantile'}}, \
+default='squared_error'
+        The loss: half squared error; Poisson deviance with a log link (needs
+        ``y >= 0``); absolute error; Huber with threshold ``huber_delta``; or
+        the pinball loss of ``quantile``.
+    {SHARED_PARAMETERS}
+    huber_delta : float, default=1.0
+        Residual size where ``loss='huber'`` turns from quadratic to linear.
+    quantile : float, default=0.5
+        Quantile estimated by ``loss='quantile'``.
 
     Attributes
     ----------
-    loss_ : float
-        Loss of the last epoch (stochastic solvers) or at the solution (L-BFGS).
-    best_loss_ : float or None
-        Lowest training loss seen (None with early stopping).
-    loss_curve_ : list of float
-        Training loss per epoch (stochastic solvers).
-    validation_scores_ : list of float or None
-        Validation R^2 per epoch with early stopping.
-    best_validation_score_ : float or None
-        Best validation R^2 with early stopping.
-    t_ : int
-        Number of training samples seen by the solver.
-    coefs_ : list of ndarray
-        Weight matrices.
-    intercepts_ : list of ndarray
-        Bias vectors.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Feature names, when ``X`` had string column names.
-    n_iter_ : int
-        Number of epochs (iterations) run by the last call.
-    n_layers_ : int
-        Number of layers, input and output included.
-    n_outputs_ : int
-        Number of outputs.
+    {SHARED_ATTRIBUTES}
     out_activation_ : str
         Output link: 'identity' or 'exp' (Poisson).
 
@@ -122,6 +67,8 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
     _parameter_constraints: dict = {
         **BaseBackprop._parameter_constraints,
         "loss": [StrOptions(set(REGRESSION_LOSSES))],
+        "huber_delta": [Interval(Real, 0, None, closed="neither")],
+        "quantile": [Interval(Real, 0, 1, closed="neither")],
     }
 
     def __init__(
@@ -151,6 +98,20 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        lr_decay=0.95,
+        lr_step_size=10,
+        lr_min=0.0,
+        warmup_epochs=0,
+        rho=0.9,
+        weight_decay=0.01,
+        alpha_l1=0.0,
+        dropout=0.0,
+        max_grad_norm=None,
+        weight_init="sklearn",
+        init_scale=0.01,
+        early_stopping_metric="score",
+        huber_delta=1.0,
+        quantile=0.5,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -177,7 +138,21 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
             epsilon=epsilon,
             n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
+            lr_decay=lr_decay,
+            lr_step_size=lr_step_size,
+            lr_min=lr_min,
+            warmup_epochs=warmup_epochs,
+            rho=rho,
+            weight_decay=weight_decay,
+            alpha_l1=alpha_l1,
+            dropout=dropout,
+            max_grad_norm=max_grad_norm,
+            weight_init=weight_init,
+            init_scale=init_scale,
+            early_stopping_metric=early_stopping_metric,
         )
+        self.huber_delta = huber_delta
+        self.quantile = quantile
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(
@@ -201,10 +176,13 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         return X, Y
 
     def _make_loss(self, Y):
+        if self.loss == "huber":
+            return Huber(self.huber_delta)
+        if self.loss == "quantile":
+            return Quantile(self.quantile)
         return REGRESSION_LOSSES[self.loss]()
 
-    def _score_params(self, network, params, X, Y, sample_weight):
-        pred = network.loss.predict(network.forward(params, X))
+    def _score_predictions(self, pred, Y, sample_weight):
         if not np.isfinite(pred).all():
             return np.nan
         return r2_score(Y, pred, sample_weight=sample_weight)

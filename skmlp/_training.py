@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from skmlp._network import Network
+from skmlp._schedules import warmup_factor
 
 DIVERGENCE_MESSAGE = (
     "Solver produced non-finite parameter weights. The input data may contain "
@@ -49,13 +50,16 @@ class FitState:
     optimizer_state: object = None
     sample_idx: np.ndarray | None = None
     t: int = 0
+    epochs: int = 0  # epochs over all calls, for the closed-form schedules
     n_iter: int = 0
     loss: float | None = None
     loss_curve: list = field(default_factory=list)
     best_loss: float | None = np.inf
     no_improvement_count: int = 0
     validation_scores: list | None = None
+    validation_losses: list | None = None
     best_validation_score: float | None = None
+    best_validation_loss: float | None = None
     best_params: np.ndarray | None = None
 
     def copy(self) -> "FitState":
@@ -75,13 +79,29 @@ class StochasticConfig:
     n_iter_no_change: float
     verbose: bool
     incremental: bool
+    alpha_l1: float = 0.0
+    dropout: bool = False
+    max_grad_norm: float | None = None
+    warmup_epochs: int = 0
 
 
 @dataclass
 class Validation:
-    """Held-out data for early stopping and a function that scores parameters."""
+    """Held-out data: a function of the parameters returning (score, loss).
 
-    score: object  # callable: params -> float
+    Attributes
+    ----------
+    evaluate : callable
+        ``params -> (score, loss)`` on the held-out data.
+    early_stopping : bool
+        Whether to stop on it and keep its best weights.
+    monitor : {'score', 'loss'}
+        What early stopping watches.
+    """
+
+    evaluate: object
+    early_stopping: bool = True
+    monitor: str = "score"
 
 
 def _batches(n: int, batch_size: int):
@@ -116,6 +136,13 @@ class _Gatherer:
         return np.take(a, rows, axis=0, out=buf[: len(rows)])
 
 
+def _clip_norm(grad: np.ndarray, max_norm: float) -> None:
+    """Rescale ``grad`` in place so that its Euclidean norm is at most ``max_norm``."""
+    norm = math.sqrt(float(np.dot(grad, grad)))
+    if norm > max_norm:
+        grad *= max_norm / norm
+
+
 def run_epoch(network: Network, optimizer, state: FitState, X, Y, sw, cfg) -> float:
     """One pass over the data; return the epoch's mean loss (non-finite on divergence).
 
@@ -125,6 +152,7 @@ def run_epoch(network: Network, optimizer, state: FitState, X, Y, sw, cfg) -> fl
     """
     n = X.shape[0]
     grad = np.empty_like(state.params)
+    opt_state = state.optimizer_state
     shuffle = cfg.shuffle and cfg.batch_size < n
     if shuffle:
         if state.sample_idx is None or len(state.sample_idx) != n:
@@ -132,35 +160,55 @@ def run_epoch(network: Network, optimizer, state: FitState, X, Y, sw, cfg) -> fl
         # in-place Fisher-Yates == sklearn.utils.shuffle(sample_idx, rng), draw for draw
         state.rng.shuffle(state.sample_idx)
     gather = _Gatherer((X, Y, sw), cfg.batch_size) if shuffle else None
+    dropout_rng = state.rng if cfg.dropout else None
     accumulated = 0.0
     for rows in _batches(n, cfg.batch_size):
         if shuffle:
             Xb, Yb, swb = gather.take(state.sample_idx[rows])
         else:
             Xb, Yb, swb = X[rows], Y[rows], None if sw is None else sw[rows]
-        loss = network.loss_and_grad(state.params, Xb, Yb, swb, cfg.alpha, grad)
+        point = optimizer.lookahead(state.params, opt_state)
+        loss = network.loss_and_grad(
+            point, Xb, Yb, swb, cfg.alpha, grad, alpha_l1=cfg.alpha_l1, rng=dropout_rng
+        )
         if not math.isfinite(loss):
             return loss
         accumulated += loss * Xb.shape[0]
-        grad = optimizer.step(state.params, grad, state.optimizer_state)
+        if cfg.max_grad_norm is not None:
+            _clip_norm(grad, cfg.max_grad_norm)
+        grad = optimizer.step(state.params, grad, opt_state)
     return accumulated / n
+
+
+def _validate_epoch(state: FitState, cfg, validation: Validation) -> None:
+    """Record the held-out score and loss; with early stopping, track the best."""
+    score, loss = validation.evaluate(state.params)
+    state.validation_scores.append(score)
+    state.validation_losses.append(loss)
+    if cfg.verbose:
+        print(f"Validation score: {score:f}")
+    if validation.early_stopping:
+        if validation.monitor == "loss":  # lower is better: watch its negative
+            current, best = -loss, -state.best_validation_loss
+        else:
+            current, best = score, state.best_validation_score
+        if current < best + cfg.tol:
+            state.no_improvement_count += 1
+        else:
+            state.no_improvement_count = 0
+        if current > best:
+            state.best_params = state.params.copy()
+    if score > state.best_validation_score:
+        state.best_validation_score = score
+    if loss < state.best_validation_loss:
+        state.best_validation_loss = loss
 
 
 def _update_no_improvement(state: FitState, cfg, validation) -> None:
     """scikit-learn's bookkeeping of the stopping criterion after an epoch."""
     if validation is not None:
-        score = validation.score(state.params)
-        state.validation_scores.append(score)
-        if cfg.verbose:
-            print(f"Validation score: {score:f}")
-        if score < state.best_validation_score + cfg.tol:
-            state.no_improvement_count += 1
-        else:
-            state.no_improvement_count = 0
-        if score > state.best_validation_score:
-            state.best_validation_score = score
-            state.best_params = state.params.copy()
-    else:
+        _validate_epoch(state, cfg, validation)
+    if validation is None or not validation.early_stopping:
         last = state.loss_curve[-1]
         if last > state.best_loss - cfg.tol:
             state.no_improvement_count += 1
@@ -170,12 +218,17 @@ def _update_no_improvement(state: FitState, cfg, validation) -> None:
             state.best_loss = last
 
 
+def _early_stopping(validation) -> bool:
+    return validation is not None and validation.early_stopping
+
+
 def _diverged(state: FitState, loss: float, validation) -> FitState:
     """Stop on a non-finite loss: keep the best weights, or raise."""
     epoch = state.n_iter
-    if validation is None:
+    if not _early_stopping(validation):
         raise DivergenceError(divergence_hint(epoch, loss))
     state.validation_scores.append(np.nan)
+    state.validation_losses.append(np.nan)
     state.params = state.best_params.copy()
     warnings.warn(
         f"Training diverged at epoch {epoch}: the training loss became {loss}. "
@@ -196,22 +249,29 @@ def fit_stochastic(
     Parameters
     ----------
     network : Network
-    optimizer : skmlp._optimizers.SGD or Adam
-    schedule : object with ``epoch_end`` and ``plateau``
+    optimizer : an update rule from :mod:`skmlp._optimizers`
+    schedule : a schedule from :mod:`skmlp._schedules`
     state : FitState
     X, Y, sw : training data, encoded targets and sample weights (or None)
     cfg : StochasticConfig
     validation : Validation or None
-        Enables early stopping on the validation score.
+        Held-out data recorded every epoch; early stopping if it says so.
     """
     state.n_iter = 0
-    if validation is not None and state.best_params is None:
+    early_stopping = _early_stopping(validation)
+    if early_stopping and state.best_params is None:
         state.best_params = state.params.copy()
     opt_state = state.optimizer_state
     try:
         for _ in range(cfg.max_iter):
+            opt_state.learning_rate = schedule.epoch_start(
+                opt_state.learning_rate, state.epochs
+            )
+            if cfg.warmup_epochs:
+                opt_state.lr_scale = warmup_factor(state.epochs, cfg.warmup_epochs)
             loss = run_epoch(network, optimizer, state, X, Y, sw, cfg)
             state.n_iter += 1
+            state.epochs += 1
             state.loss = loss
             state.loss_curve.append(loss)
             if not np.isfinite(loss):
@@ -224,7 +284,7 @@ def fit_stochastic(
                 opt_state.learning_rate, state.t
             )
             if state.no_improvement_count > cfg.n_iter_no_change:
-                if _plateau(state, schedule, cfg, validation is not None):
+                if _plateau(state, schedule, cfg, early_stopping):
                     break
             if cfg.incremental:
                 break
@@ -239,7 +299,7 @@ def fit_stochastic(
                 )
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.", stacklevel=3)
-    if validation is not None:
+    if early_stopping:
         state.params = state.best_params.copy()
     if not np.isfinite(state.params).all():
         raise DivergenceError(divergence_hint(state.n_iter, state.loss))
@@ -265,7 +325,17 @@ def _plateau(state: FitState, schedule, cfg, early_stopping: bool) -> bool:
 
 
 def fit_lbfgs(
-    network: Network, state: FitState, X, Y, sw, *, alpha, max_iter, max_fun, tol
+    network: Network,
+    state: FitState,
+    X,
+    Y,
+    sw,
+    *,
+    alpha,
+    max_iter,
+    max_fun,
+    tol,
+    alpha_l1=0.0,
 ) -> FitState:
     """Minimise the full-batch objective with SciPy's L-BFGS-B.
 
@@ -278,7 +348,7 @@ def fit_lbfgs(
 
     def fun(x):
         params[...] = x
-        loss = network.loss_and_grad(params, X, Y, sw, alpha, grad)
+        loss = network.loss_and_grad(params, X, Y, sw, alpha, grad, alpha_l1=alpha_l1)
         return loss, grad.astype(np.float64)
 
     result = scipy.optimize.minimize(

@@ -1,0 +1,217 @@
+"""A public gradient checker: backprop against central finite differences."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils import check_random_state
+
+from skmlp._activations import hidden_activations
+from skmlp._initializers import initialize
+from skmlp._network import Layout, Network
+
+
+@dataclass
+class ArrayReport:
+    """Errors of one parameter array.
+
+    Attributes
+    ----------
+    name : str
+        ``'coefs_[i]'`` or ``'intercepts_[i]'``.
+    shape : tuple
+    n_checked : int
+        Entries compared.
+    max_abs_error : float
+        Largest ``|g - g_fd|``.
+    max_rel_error : float
+        Largest ``|g - g_fd| / (|g| + |g_fd|)`` (0 where both are 0).
+    passed : bool
+        Whether every entry has ``|g - g_fd| <= atol + rtol (|g| + |g_fd|)``.
+    """
+
+    name: str
+    shape: tuple
+    n_checked: int
+    max_abs_error: float
+    max_rel_error: float
+    passed: bool
+
+
+@dataclass
+class GradientReport:
+    """What :func:`check_gradients` found, one row per parameter array.
+
+    Attributes
+    ----------
+    arrays : list of ArrayReport
+    loss : float
+        Objective at the checked parameters.
+    rtol, atol : float
+        Tolerances used by :attr:`ok`.
+    """
+
+    arrays: list
+    loss: float
+    rtol: float
+    atol: float
+
+    @property
+    def max_rel_error(self) -> float:
+        """Worst relative error over all arrays."""
+        return max(a.max_rel_error for a in self.arrays)
+
+    @property
+    def ok(self) -> bool:
+        """True when every checked entry is within the tolerances."""
+        return all(a.passed for a in self.arrays)
+
+    def __str__(self) -> str:
+        lines = [
+            f"{'array':<16}{'shape':>12}{'checked':>9}{'max abs err':>14}"
+            f"{'max rel err':>14}",
+        ]
+        for a in self.arrays:
+            flag = "" if a.passed else "  <-- FAILS"
+            lines.append(
+                f"{a.name:<16}{str(a.shape):>12}{a.n_checked:>9}"
+                f"{a.max_abs_error:>14.3e}{a.max_rel_error:>14.3e}{flag}"
+            )
+        verdict = "OK" if self.ok else "MISMATCH"
+        lines.append(
+            f"loss = {self.loss:.6g}; worst relative error {self.max_rel_error:.3e} "
+            f"(rtol {self.rtol:g}, atol {self.atol:g}): {verdict}"
+        )
+        return "\n".join(lines)
+
+
+def _objective(estimator, X, y, sample_weight):
+    """Network, encoded data and parameters of ``estimator``'s training objective."""
+    est = clone(estimator)
+    if hasattr(estimator, "coefs_"):  # reuse fitted label encoding and weights
+        est.__dict__.update(
+            {k: v for k, v in vars(estimator).items() if k.endswith("_") or k[0] == "_"}
+        )
+    X, Y = est._validate_input(X, y, incremental=False, reset=True)
+    X = X.astype(np.float64)
+    Y = Y.astype(np.float64)
+    sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    sw = est._training_sample_weight(y, sw, False, np.float64)
+    hidden = est._hidden_layer_sizes()
+    layout = Layout([X.shape[1], *hidden, Y.shape[1]])
+    activations = hidden_activations(est.activation, len(hidden))
+    network = Network(layout, activations, est._make_loss(Y))
+    if hasattr(estimator, "coefs_"):
+        params = layout.pack(estimator.coefs_, estimator.intercepts_, np.float64)
+    else:
+        rng = check_random_state(est.random_state)
+        names = est._init_activation_names(layout.n_layers)
+        coefs, intercepts = initialize(
+            est.weight_init, layout.layer_units, names, rng, np.float64, est.init_scale
+        )
+        params = layout.pack(coefs, intercepts, np.float64)
+    return network, X, Y, sw, params
+
+
+def check_gradients(
+    estimator,
+    X,
+    y,
+    sample_weight=None,
+    *,
+    eps=1e-6,
+    rtol=1e-5,
+    atol=1e-8,
+    max_entries=200,
+    random_state=0,
+):
+    """Compare an estimator's backprop gradient with central finite differences.
+
+    The objective is the one ``fit`` minimises (loss, L2 and L1 penalties,
+    sample and class weights), in float64 with dropout off, at the estimator's
+    fitted weights or, if it is not fitted, at its initial weights.
+
+    Parameters
+    ----------
+    estimator : BackpropClassifier or BackpropRegressor
+        Fitted or not; it is not modified.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+    sample_weight : array-like of shape (n_samples,), default=None
+    eps : float, default=1e-6
+        Finite-difference step.
+    rtol : float, default=1e-5
+        Relative tolerance: an entry fails when
+        ``|g - g_fd| > atol + rtol (|g| + |g_fd|)``.
+    atol : float, default=1e-8
+        Absolute tolerance, above the finite differences' rounding noise
+        (about ``1e-16 * loss / eps``).
+    max_entries : int, default=200
+        Entries checked per array at most (a random subset beyond that).
+    random_state : int, default=0
+        Picks the subset.
+
+    Returns
+    -------
+    report : GradientReport
+        Per array: entries checked, max absolute and relative error; ``str()``
+        of it is a readable table and ``report.ok`` the verdict.
+
+    Notes
+    -----
+    Entry ``j`` of the finite-difference gradient is
+    ``(f(w + eps e_j) - f(w - eps e_j)) / (2 eps)``, with error ``O(eps^2)``.
+    Kinks (ReLU at 0, absolute error at a zero residual) can give isolated
+    large errors that are not bugs.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skmlp import BackpropClassifier, check_gradients
+    >>> X, y = load_iris(return_X_y=True)
+    >>> report = check_gradients(BackpropClassifier((5,), "tanh", alpha=0.1), X, y)
+    >>> report.ok
+    True
+    """
+    network, X, Y, sw, params = _objective(estimator, X, y, sample_weight)
+    alpha, alpha_l1 = estimator.alpha, estimator.alpha_l1
+    grad = np.empty_like(params)
+
+    def f(p):
+        return network.loss_and_grad(p, X, Y, sw, alpha, grad, alpha_l1=alpha_l1)
+
+    loss = f(params)
+    analytic = grad.copy()
+    rng = check_random_state(random_state)
+    layout = network.layout
+    slices = [
+        (f"coefs_[{i}]", s, shape)
+        for i, (s, shape) in enumerate(
+            zip(layout.coef_slices, layout.coef_shapes, strict=True)
+        )
+    ] + [
+        (f"intercepts_[{i}]", s, (s.stop - s.start,))
+        for i, s in enumerate(layout.intercept_slices)
+    ]
+    arrays = []
+    for name, sl, shape in slices:
+        idx = np.arange(sl.start, sl.stop)
+        if len(idx) > max_entries:
+            idx = np.sort(rng.choice(idx, max_entries, replace=False))
+        numeric = np.empty(len(idx))
+        for k, j in enumerate(idx):
+            p = params.copy()
+            p[j] += eps
+            up = f(p)
+            p[j] -= 2 * eps
+            numeric[k] = (up - f(p)) / (2 * eps)
+        err = np.abs(analytic[idx] - numeric)
+        scale = np.abs(analytic[idx]) + np.abs(numeric)
+        rel = np.divide(err, scale, out=np.zeros_like(err), where=scale > 0)
+        passed = bool(np.all(err <= atol + rtol * scale))
+        arrays.append(
+            ArrayReport(
+                name, tuple(shape), len(idx), float(err.max()), float(rel.max()), passed
+            )
+        )
+    return GradientReport(arrays=arrays, loss=float(loss), rtol=rtol, atol=atol)
