@@ -20,7 +20,7 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 from skmlp._activations import ACTIVATIONS, hidden_activations
 from skmlp._initializers import INITIALIZERS, initialize
 from skmlp._losses import Loss
-from skmlp._network import Layout, Network, forward_layers
+from skmlp._network import Layout, Network, blas_threads_for, forward_layers
 from skmlp._optimizers import NAG, SGD, Adagrad, Adam, AdamW, RMSprop
 from skmlp._schedules import EPOCH_SCHEDULES, Constant, make_schedule
 from skmlp._training import (
@@ -258,7 +258,11 @@ class BaseBackprop(BaseEstimator, ABC):
 
         # overflow on the way to divergence is detected and reported by the
         # training loops themselves, with its likely cause
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        batch = X.shape[0] if self.solver == "lbfgs" else self._batch_size_hint(X)
+        with (
+            np.errstate(over="ignore", invalid="ignore", divide="ignore"),
+            blas_threads_for(layout, batch),
+        ):
             if self.solver in STOCHASTIC_SOLVERS:
                 state = self._fit_stochastic(
                     network, state, X, Y, sample_weight, incremental, val
@@ -278,6 +282,10 @@ class BaseBackprop(BaseEstimator, ABC):
                 )
         self._publish(state, layout, loss)
         return self
+
+    def _batch_size_hint(self, X) -> int:
+        n = X.shape[0]
+        return min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
 
     def _dropout_rates(self, n_hidden: int) -> list:
         """One dropout rate per hidden layer."""

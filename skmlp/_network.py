@@ -7,9 +7,12 @@ the whole network with a few whole-vector operations, L-BFGS needs no packing,
 and a checkpoint is one copy. Nothing here knows about estimators.
 """
 
+import contextlib
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import get_blas_funcs
+from threadpoolctl import threadpool_limits
 
 from skmlp._losses import Loss
 
@@ -66,6 +69,25 @@ class Layout:
                 )
             view[...] = src
         return flat
+
+
+#: Largest per-batch matrix product (multiply-adds) still run on one BLAS thread.
+#: Below it, waking BLAS worker threads costs more than it saves (measured in
+#: benchmarks/; on a busy machine threaded small products are 5-20x slower).
+SINGLE_THREAD_MACS = 4_000_000
+
+
+def blas_threads_for(layout: Layout, batch_size: int):
+    """A context that runs small networks' products on one BLAS thread.
+
+    Returns ``threadpoolctl.threadpool_limits(1, 'blas')`` when the largest
+    ``batch x fan_in x fan_out`` product is under :data:`SINGLE_THREAD_MACS`,
+    else a no-op context (BLAS keeps its own threading).
+    """
+    largest = max(fan_in * fan_out for fan_in, fan_out in layout.coef_shapes)
+    if batch_size * largest < SINGLE_THREAD_MACS:
+        return threadpool_limits(limits=1, user_api="blas")
+    return contextlib.nullcontext()
 
 
 def _dot(a, b, out=None):
