@@ -258,7 +258,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
 
     def _make_loss(self, Y):
         if self._is_multiclass():
-            return SoftmaxLogLoss()
+            return SoftmaxLogLoss(one_hot=not self.label_smoothing)
         return SigmoidLogLoss()
 
     def _stratify_validation(self, Y):

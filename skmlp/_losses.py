@@ -135,30 +135,51 @@ class Poisson(Loss):
 class SoftmaxLogLoss(Loss):
     """Multinomial cross-entropy with a softmax link.
 
+    Parameters
+    ----------
+    one_hot : bool, default=False
+        Promise that every target row is one-hot, which allows a faster value
+        computation from the true class's log-probability alone.
+
     Notes
     -----
     ``p = softmax(z)``, ``L = -sum_k y_k log clip(p_k, eps, 1 - eps)``, computed
     from ``log_softmax(z)`` so that no probability is formed and then logged;
-    ``dL/dz = p - y``.
+    ``dL/dz = p - y`` (rows of ``y`` sum to one).
     """
 
     name = "log_loss"
     link = "softmax"
+
+    def __init__(self, one_hot: bool = False):
+        self.one_hot = one_hot
 
     def predict(self, z):
         return softmax(z)
 
     def loss_and_gradient(self, z, y, sample_weight, grad):
         eps = np.finfo(z.dtype).eps
-        np.subtract(z, z.max(axis=1, keepdims=True), out=grad)
-        log_norm = np.log(np.exp(grad).sum(axis=1, keepdims=True))
-        log_p = grad - log_norm
-        np.clip(log_p, np.log(eps), np.log1p(-eps), out=log_p)
-        value = -_row_weighted_sum(log_p * y, sample_weight)
-        # softmax from the shifted logits, then the canonical gradient p - y
-        grad -= log_norm
-        np.exp(grad, out=grad)
-        grad -= y
+        lo, hi = np.log(eps), np.log1p(-eps)
+        z_max = z.max(axis=1, keepdims=True)
+        if not self.one_hot:
+            shifted = np.subtract(z, z_max, out=grad)
+            log_norm = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            log_p = np.clip(shifted - log_norm, lo, hi)
+            value = -_row_weighted_sum(log_p * y, sample_weight)
+            shifted -= log_norm
+            np.exp(shifted, out=grad)
+        else:  # the true class's log-probability is all the value needs
+            true_logit = np.einsum("ij,ij->i", z, y)  # before grad overwrites z
+            np.subtract(z, z_max, out=grad)
+            np.exp(grad, out=grad)
+            norm = grad.sum(axis=1, keepdims=True)
+            log_p = true_logit - z_max[:, 0] - np.log(norm[:, 0])
+            np.clip(log_p, lo, hi, out=log_p)
+            value = -float(
+                log_p.sum() if sample_weight is None else sample_weight @ log_p
+            )
+            grad /= norm
+        grad -= y  # softmax probabilities minus targets: the canonical gradient
         _apply_weight(grad, sample_weight)
         return value
 
