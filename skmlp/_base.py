@@ -250,7 +250,7 @@ class BaseBackprop(BaseEstimator, ABC):
         sample_weight = self._training_sample_weight(
             y, sample_weight, incremental, X.dtype
         )
-        val = self._validate_validation_set(*(val or (None, None, None)))
+        val = self._validate_validation_set(*val) if val else None
         layout = Layout([X.shape[1], *hidden, Y.shape[1]])
         loss = self._make_loss(Y)
         network = Network(layout, activations, loss, dropout)
@@ -553,13 +553,7 @@ class BaseBackprop(BaseEstimator, ABC):
         self : object
             The fitted estimator.
         """
-        val = (
-            None
-            if X_val is None and y_val is None
-            else (X_val, y_val, sample_weight_val)
-        )
-        if val is None and sample_weight_val is not None:
-            val = (None, None, sample_weight_val)
+        val = (X_val, y_val, sample_weight_val)
         return self._fit(X, y, sample_weight=sample_weight, incremental=False, val=val)
 
     def _check_solver(self):
