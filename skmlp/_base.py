@@ -326,7 +326,10 @@ class BaseBackprop(BaseEstimator, ABC):
             state.params = layout.pack(self.coefs_, self.intercepts_, dtype)
         if self.solver in STOCHASTIC_SOLVERS:
             if (self.early_stopping or has_val) and state.validation_scores is None:
-                state.validation_scores, state.validation_losses = [], []
+                # NaN for earlier warm-started epochs keeps the curves aligned
+                # with loss_curve_
+                done = [np.nan] * len(state.loss_curve)
+                state.validation_scores, state.validation_losses = done, list(done)
                 state.best_validation_score = -np.inf
                 state.best_validation_loss = np.inf
             if self.early_stopping:

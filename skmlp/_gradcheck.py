@@ -62,6 +62,11 @@ class GradientReport:
         return max(a.max_rel_error for a in self.arrays)
 
     @property
+    def max_abs_error(self) -> float:
+        """Worst absolute error over all arrays."""
+        return max(a.max_abs_error for a in self.arrays)
+
+    @property
     def ok(self) -> bool:
         """True when every checked entry is within the tolerances."""
         return all(a.passed for a in self.arrays)
@@ -79,8 +84,10 @@ class GradientReport:
             )
         verdict = "OK" if self.ok else "MISMATCH"
         lines.append(
-            f"loss = {self.loss:.6g}; worst relative error {self.max_rel_error:.3e} "
-            f"(rtol {self.rtol:g}, atol {self.atol:g}): {verdict}"
+            f"loss = {self.loss:.6g}; worst errors: absolute "
+            f"{self.max_abs_error:.3e}, relative {self.max_rel_error:.3e}. An entry "
+            f"fails when abs > {self.atol:g} + {self.rtol:g} * (|g| + |g_fd|): "
+            f"{verdict}"
         )
         return "\n".join(lines)
 

@@ -270,7 +270,9 @@ class NAG(_Optimizer):
     The estimator's weights are the iterates ``x_k``; :meth:`lookahead` returns
     ``y_{k+1}``, where the training loop evaluates the next gradient. (Evaluating
     it at ``x_k`` instead is the classic mistake that turns NAG into heavy-ball
-    momentum.)
+    momentum.) The mini-batch losses behind ``loss_curve_`` are therefore
+    measured at the look-ahead points, before each step, as scikit-learn
+    measures them before each update.
     """
 
     name = "nag"

@@ -72,7 +72,9 @@ class Step(Constant):
 class Cosine(Constant):
     """Cosine annealing from ``eta_0`` to ``eta_min`` over ``n_epochs`` epochs.
 
-    ``eta_e = eta_min + (eta_0 - eta_min) (1 + cos(pi min(e, T) / T)) / 2``.
+    ``eta_e = eta_min + (eta_0 - eta_min) (1 + cos(pi (e mod T) / T)) / 2``:
+    one cycle per ``T = max_iter`` epochs, then a restart (SGDR-style), so a
+    ``warm_start`` fit of ``max_iter`` epochs runs a fresh cycle.
     """
 
     def __init__(self, learning_rate_init: float, lr_min: float, n_epochs: int):
@@ -81,7 +83,7 @@ class Cosine(Constant):
         self.n_epochs = max(int(n_epochs), 1)
 
     def epoch_start(self, learning_rate, epoch):
-        frac = min(epoch, self.n_epochs) / self.n_epochs
+        frac = (epoch % self.n_epochs) / self.n_epochs
         span = self.learning_rate_init - self.lr_min
         return self.lr_min + 0.5 * span * (1 + math.cos(math.pi * frac))
 

@@ -208,6 +208,9 @@ def _update_no_improvement(state: FitState, cfg, validation) -> None:
     """scikit-learn's bookkeeping of the stopping criterion after an epoch."""
     if validation is not None:
         _validate_epoch(state, cfg, validation)
+    elif state.validation_scores is not None:  # curves from an earlier warm fit
+        state.validation_scores.append(np.nan)
+        state.validation_losses.append(np.nan)
     if validation is None or not validation.early_stopping:
         last = state.loss_curve[-1]
         if last > state.best_loss - cfg.tol:
