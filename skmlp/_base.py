@@ -355,7 +355,12 @@ class BaseBackprop(BaseEstimator, ABC):
         return Adam(lr, self.beta_1, self.beta_2, eps)
 
     def _optimizer_state(self, optimizer, state: FitState):
-        """The kept optimizer state if it fits these settings, else a fresh one."""
+        """The kept optimizer state if it fits these settings, else a fresh one.
+
+        A kept state whose schedule was changed (``set_params(learning_rate=...)``
+        between warm fits) keeps its moments but restarts from
+        ``learning_rate_init``.
+        """
         kept = state.optimizer_state
         key = (
             self.solver,
@@ -365,11 +370,13 @@ class BaseBackprop(BaseEstimator, ABC):
             state.params.shape,
             state.params.dtype,
         )
-        if kept is not None and getattr(kept, "key", None) == key:
-            return kept
-        fresh = optimizer.init_state(state.params)
-        fresh.key = key
-        return fresh
+        if kept is None or getattr(kept, "key", None) != key:
+            kept = optimizer.init_state(state.params)
+            kept.key = key
+        if getattr(kept, "schedule", self.learning_rate) != self.learning_rate:
+            kept.learning_rate = self.learning_rate_init
+        kept.schedule = self.learning_rate
+        return kept
 
     def _batch_size(self, n_samples: int) -> int:
         if self.batch_size == "auto":

@@ -270,8 +270,7 @@ def fit_stochastic(
             opt_state.learning_rate = schedule.epoch_start(
                 opt_state.learning_rate, state.epochs
             )
-            if cfg.warmup_epochs:
-                opt_state.lr_scale = warmup_factor(state.epochs, cfg.warmup_epochs)
+            opt_state.lr_scale = warmup_factor(state.epochs, cfg.warmup_epochs)
             loss = run_epoch(network, optimizer, state, X, Y, sw, cfg)
             state.n_iter += 1
             state.epochs += 1
