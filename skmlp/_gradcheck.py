@@ -99,7 +99,9 @@ def _objective(estimator, X, y, sample_weight):
         est.__dict__.update(
             {k: v for k, v in vars(estimator).items() if k.endswith("_") or k[0] == "_"}
         )
-    X, Y = est._validate_input(X, y, incremental=False, reset=True)
+    fitted = hasattr(estimator, "coefs_")
+    # a fitted model keeps its label encoding and feature count
+    X, Y = est._validate_input(X, y, incremental=fitted, reset=not fitted)
     X = X.astype(np.float64)
     Y = Y.astype(np.float64)
     sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
