@@ -11,7 +11,6 @@ import contextlib
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg.blas import get_blas_funcs
 from threadpoolctl import threadpool_limits
 
 from skmlp._losses import Loss
@@ -141,6 +140,7 @@ class Network:
         self.dropout = list(dropout) if dropout is not None else []
         self._buffers: dict = {}
         self._view_cache: dict = {}
+        self._scratch_buf = None
 
     def _batch_buffers(self, n: int, dtype):
         """Per-layer activation, pre-activation and delta buffers for ``n`` rows."""
@@ -167,6 +167,13 @@ class Network:
                 self._view_cache.clear()
             cached = self._view_cache[id(flat)] = (flat, *self.layout.unpack(flat))
         return cached[1], cached[2]
+
+    def _scratch(self, w: np.ndarray, scale: float) -> np.ndarray:
+        """``scale * w`` in a buffer reused across mini-batches."""
+        buf = self._scratch_buf
+        if buf is None or buf.shape != w.shape or buf.dtype != w.dtype:
+            buf = self._scratch_buf = np.empty_like(w)
+        return np.multiply(w, scale, out=buf)
 
     def forward(self, params: np.ndarray, X) -> np.ndarray:
         """Return the raw (pre-link) output for ``X``; allocates fresh arrays."""
@@ -261,7 +268,7 @@ class Network:
         penalty = 0.0
         if alpha:
             penalty += 0.5 * alpha * float(np.dot(w, w))
-            get_blas_funcs("axpy", (w,))(w, g_w, a=alpha / sw_sum)
+            g_w += self._scratch(w, alpha / sw_sum)
         if alpha_l1:
             penalty += alpha_l1 * float(np.abs(w).sum())
             g_w += (alpha_l1 / sw_sum) * np.sign(w)
