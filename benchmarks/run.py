@@ -1,0 +1,796 @@
+"""One-command benchmark: skmlp vs scikit-learn vs PyTorch CPU vs the GEMM-only bound.
+
+Usage::
+
+    python benchmarks/run.py [workload ...] [--dtype float32|float64|both]
+        [--solver adam|sgd|both] [--reps 3] [--systems gemm,sklearn,torch,skmlp]
+        [--threads N] [--no-mem] [--no-predict] [--json PATH]
+
+Prints the machine, then one markdown table per (dtype, solver) with one row per
+workload (median fit seconds of each system, skmlp's ratio to the GEMM-only
+bound, skmlp's speed-up over scikit-learn and PyTorch, and the peak memory of
+one fit of scikit-learn and of skmlp), a memory-detail table, and per dtype a
+``predict_proba`` throughput table. See ``benchmarks/README.md``.
+
+The workloads and timing functions come from the shared reference yardstick
+(``../shared/bench/yardstick.py`` relative to the repository root) when it
+exists, else from the vendored copy ``benchmarks/_workloads.py``.
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+# before any import can add to it (scikit-learn sets KMP_* variables on import)
+ENV_AT_START = dict(os.environ)
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+DEFAULT_YARDSTICK = REPO.parent / "shared" / "bench" / "yardstick.py"
+REQUIRED = (
+    "WORKLOADS",
+    "make_data",
+    "run_gemm",
+    "run_sklearn",
+    "run_torch",
+    "run_skmlp",
+)
+ALL_SYSTEMS = ("gemm", "sklearn", "torch", "skmlp")
+MEM_SYSTEMS = ("sklearn", "skmlp")
+MIB = 1024.0 * 1024.0
+
+# prediction-throughput workload: a digits-like model, predict_proba on many rows
+PREDICT_ROWS = 100_000
+PREDICT_MODEL = (1797, 64, (100,), 10, 200, 5)  # n, d, hidden, k, batch, epochs
+
+TIMING_NOTE = """
+Fit times are wall-clock `time.perf_counter` seconds, the median of {reps}
+repetitions with the systems interleaved within each repetition. `skmlp/gemm`
+is skmlp's time over the GEMM-only bound (1.00 = nothing but the matrix
+products); speed-ups are the other system's time over skmlp's (>1: skmlp
+faster).
+"""
+
+MEMORY_NOTE = """
+Peak memory: each fit runs once more, alone in a fresh subprocess that loads
+the data from .npy (no data-generation transients) and runs a small GEMM before
+the baseline. The `peak MiB` columns are the tracemalloc peak of Python + NumPy
+allocations during `fit` above what was allocated before it (the fit's own
+working memory: validated copies, buffers, parameters, optimizer state;
+BLAS-internal buffers are not traced). The memory-detail table adds, from a
+separate untraced run, the RSS rise during the fit (peak RSS `VmHWM`, reset
+through /proc/self/clear_refs just before `fit`, minus `VmRSS` before it) and
+the subprocess's peak RSS. `ru_maxrss`/`RUSAGE_CHILDREN` is not used: on Linux
+a child inherits its parent's RSS high-water mark there, so it would report the
+benchmark process's size, not the fit's.
+"""
+
+
+# --------------------------------------------------------------------- backends
+def _load_module(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def load_backend(yardstick: str | None, vendored: bool):
+    """Return ``(module, description)``: the yardstick if usable, else the copy."""
+    note = ""
+    if not vendored:
+        path = Path(yardstick) if yardstick else DEFAULT_YARDSTICK
+        if path.is_file():
+            try:
+                mod = _load_module(path, "_skmlp_bench_yardstick")
+                missing = [a for a in REQUIRED if not hasattr(mod, a)]
+                if not missing:
+                    return mod, f"yardstick {path}"
+                note = f" (yardstick at {path} lacks {', '.join(missing)})"
+            except Exception as exc:  # a broken yardstick must not stop the benchmark
+                note = f" (yardstick at {path} failed to import: {exc!r})"
+        else:
+            note = f" ({path} not found)"
+    mod = _load_module(HERE / "_workloads.py", "_skmlp_bench_workloads")
+    return mod, f"vendored benchmarks/_workloads.py{note}"
+
+
+_TORCH = None
+
+
+def torch_version():
+    """torch's version string if it imports, else None (never raises)."""
+    global _TORCH
+    if _TORCH is None:
+        try:
+            import torch
+
+            _TORCH = torch.__version__
+        except Exception:  # not installed, or a broken install
+            _TORCH = ""
+    return _TORCH or None
+
+
+# ------------------------------------------------------------------ machine info
+def _cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _physical_cores():
+    try:
+        pairs = set()
+        phys = core = None
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("physical id"):
+                phys = line.split(":")[1].strip()
+            elif line.startswith("core id"):
+                core = line.split(":")[1].strip()
+            elif not line.strip() and core is not None:
+                pairs.add((phys, core))
+                phys = core = None
+        if core is not None:
+            pairs.add((phys, core))
+        return len(pairs) or None
+    except OSError:
+        return None
+
+
+def _mem_total():
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    return "?"
+
+
+def _version(name):
+    try:
+        mod = __import__(name)
+        return getattr(mod, "__version__", "?")
+    except Exception:
+        return "not importable"
+
+
+def _git_state():
+    """Commit of the repository and whether skmlp/ has uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "skmlp"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\n")
+        dirty = [line[3:] for line in dirty if line.strip()]
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    return f"commit {head}" + (
+        f" + uncommitted changes in {', '.join(dirty)}" if dirty else ""
+    )
+
+
+def machine_info(backend_desc, args):
+    lines = ["## Machine", ""]
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    lines.append(f"- CPU: {_cpu_model()}")
+    lines.append(
+        f"- cores: {os.cpu_count()} logical, {_physical_cores() or '?'} physical, "
+        f"{usable} usable by this process; memory {_mem_total()}"
+    )
+    try:
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        lines.append(f"- load average at start (1/5/15 min): {load}")
+    except OSError:
+        pass
+    lines.append(f"- Python {platform.python_version()} on {platform.platform()}")
+    tv = torch_version()
+    torch_desc = "not importable (torch column is n/a)"
+    if tv:
+        import torch
+
+        torch_desc = f"{tv}, {torch.get_num_threads()} intra-op threads"
+    lines.append(
+        f"- numpy {np.__version__}, scipy {_version('scipy')}, scikit-learn "
+        f"{_version('sklearn')}, skmlp {_version('skmlp')}, torch {torch_desc}"
+    )
+    try:
+        from threadpoolctl import threadpool_info
+
+        for info in threadpool_info():
+            lines.append(
+                f"- threadpool: {info.get('user_api')} {info.get('internal_api')} "
+                f"{info.get('version')}, kernel/architecture "
+                f"{info.get('architecture', '?')}, {info.get('num_threads')} threads, "
+                f"layer {info.get('threading_layer', '?')} "
+                f"({Path(info.get('filepath', '')).name})"
+            )
+    except ImportError:
+        lines.append("- threadpool: threadpoolctl not installed, BLAS unknown")
+    env = {
+        k: v
+        for k, v in ENV_AT_START.items()
+        if k.startswith(("OPENBLAS", "OMP_", "MKL_", "GOTO", "BLIS", "KMP_"))
+    }
+    lines.append(
+        "- BLAS/OpenMP environment at start: "
+        + (", ".join(f"{k}={v}" for k, v in sorted(env.items())) or "none set")
+    )
+    try:
+        import skmlp
+
+        where = Path(skmlp.__file__).resolve().parent
+    except Exception:
+        where = None
+    if where is not None and REPO in where.parents:
+        lines.append(f"- skmlp source: {where}, {_git_state()}")
+    else:
+        lines.append(f"- skmlp source: {where} (outside this checkout)")
+    lines.append(f"- workloads and timing functions: {backend_desc}")
+    lines.append(f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`")
+    if args.threads:
+        lines.append(
+            f"- thread limit: {args.threads} (threadpoolctl + torch.set_num_threads)"
+        )
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- helpers
+def _fmt_s(x):
+    if x is None:
+        return "–"
+    if isinstance(x, str):
+        return x
+    return f"{x:.3f}" if x < 100 else f"{x:.1f}"
+
+
+def _fmt_ratio(a, b):
+    if not isinstance(a, float) or not isinstance(b, float) or b <= 0:
+        for word in ("error", "n/a"):
+            if word in (a, b):
+                return word
+        return "–"
+    return f"{a / b:.2f}x"
+
+
+def _fmt_mib(x):
+    return "–" if x is None else f"{x:.1f}"
+
+
+def _mem_cell(mem, system, key):
+    entry = mem.get(system, {})
+    if key not in entry and entry.get("error"):
+        return "error"
+    return _fmt_mib(entry.get(key))
+
+
+def _table(header, rows):
+    out = ["| " + " | ".join(header) + " |"]
+    out.append(
+        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"
+    )
+    for r in rows:
+        out.append("| " + " | ".join(r) + " |")
+    return "\n".join(out)
+
+
+def _progress(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ fit timings
+def time_fits(backend, name, dtype, solver, systems, reps, torch_ok):
+    n, d, hidden, k, batch, epochs = backend.WORKLOADS[name]
+    X, y = backend.make_data(n, d, k, dtype)
+    runners = {
+        "gemm": backend.run_gemm,
+        "sklearn": backend.run_sklearn,
+        "torch": backend.run_torch,
+        "skmlp": backend.run_skmlp,
+    }
+    active = [s for s in systems if s != "torch" or torch_ok]
+    times = {s: [] for s in active}
+    errors = {}
+    for rep in range(reps):  # interleave systems so drift hits all alike
+        for s in active:
+            if errors.get(s):
+                continue
+            try:
+                t = runners[s](X, y, hidden, k, batch, epochs, solver)
+            except Exception as exc:  # report, keep benchmarking the others
+                errors[s] = f"{type(exc).__name__}: {exc}"
+                _progress(
+                    f"  {name} {np.dtype(dtype).name} {solver} {s} FAILED: {errors[s]}"
+                )
+                continue
+            times[s].append(t)
+            _progress(
+                f"  {name} {np.dtype(dtype).name} {solver} "
+                f"rep {rep + 1}/{reps} {s}: {t:.3f}s"
+            )
+    return {s: t for s, t in times.items() if t}, errors
+
+
+# ------------------------------------------------------------------------ memory
+def _proc_status_kib():
+    """VmRSS and VmHWM from /proc/self/status in KiB (Linux), else {}."""
+    try:
+        return {
+            line.split(":")[0]: int(line.split()[1])
+            for line in Path("/proc/self/status").read_text().splitlines()
+            if line.startswith(("VmRSS:", "VmHWM:"))
+        }
+    except OSError:
+        return {}
+
+
+def _reset_peak_rss():
+    """Reset VmHWM to the current RSS (Linux >= 4.0); False if not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _mem_child(spec_json):
+    """Child-process entry: one fit, report its peak memory as JSON on stdout.
+
+    Peak RSS is read from /proc/self/status (VmHWM), never from ``ru_maxrss``:
+    on Linux a child started by a large parent inherits the parent's RSS
+    high-water mark in ``ru_maxrss`` (``RUSAGE_SELF`` in the child, and so
+    ``RUSAGE_CHILDREN`` in the parent), which would hide the fit's own peak.
+    """
+    spec = json.loads(spec_json)
+    backend = _load_module(Path(spec["module"]), "_skmlp_bench_child")
+    import sklearn.exceptions  # noqa: F401  (import cost is not the fit's)
+    import sklearn.neural_network  # noqa: F401
+
+    import skmlp  # noqa: F401
+
+    X = np.load(spec["X"])
+    y = np.load(spec["y"])
+    # allocate BLAS work buffers before the baseline: they are not the fit's
+    w = np.ones((256, 256), dtype=X.dtype)
+    w @ w
+    run = {"sklearn": backend.run_sklearn, "skmlp": backend.run_skmlp}[spec["system"]]
+    args = (
+        X,
+        y,
+        tuple(spec["hidden"]),
+        spec["k"],
+        spec["batch"],
+        spec["epochs"],
+        spec["solver"],
+    )
+    out = {}
+    if spec["mode"] == "traced":
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        run(*args)
+        out["traced_peak"] = (tracemalloc.get_traced_memory()[1] - base) / MIB
+        tracemalloc.stop()
+    else:
+        before = _proc_status_kib()
+        if before and _reset_peak_rss():
+            run(*args)
+            after = _proc_status_kib()
+            out["rss_before"] = before["VmRSS"] / 1024.0
+            out["rss_peak"] = after["VmHWM"] / 1024.0
+            out["rss_delta"] = (after["VmHWM"] - before["VmRSS"]) / 1024.0
+        else:  # no procfs: ru_maxrss, which includes the inherited high-water mark
+            rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            run(*args)
+            rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            scale = 1024.0 if sys.platform != "darwin" else MIB
+            out["rss_peak"] = rss1 / scale
+            out["rss_delta"] = (rss1 - rss0) / scale
+    print(json.dumps(out))
+
+
+def measure_memory(backend, name, dtype, solver, tmpdir):
+    """Peak memory of one fit of each of sklearn and skmlp, each in a fresh process."""
+    n, d, hidden, k, batch, epochs = backend.WORKLOADS[name]
+    tag = f"{name}-{np.dtype(dtype).name}"
+    xpath, ypath = Path(tmpdir) / f"{tag}-X.npy", Path(tmpdir) / f"{tag}-y.npy"
+    if not xpath.exists():
+        X, y = backend.make_data(n, d, k, dtype)
+        np.save(xpath, X)
+        np.save(ypath, y)
+        del X, y
+    res = {}
+    for system in MEM_SYSTEMS:
+        res[system] = {}
+        for mode in ("rss", "traced"):
+            spec = {
+                "module": backend.__file__,
+                "system": system,
+                "mode": mode,
+                "X": str(xpath),
+                "y": str(ypath),
+                "hidden": list(hidden),
+                "k": k,
+                "batch": batch,
+                "epochs": epochs,
+                "solver": solver,
+            }
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--_mem-child",
+                    json.dumps(spec),
+                ],
+                capture_output=True,
+                text=True,
+                cwd=str(REPO),
+            )
+            if proc.returncode != 0:
+                _progress(
+                    f"  memory child failed for {name} {system}:\n{proc.stderr[-2000:]}"
+                )
+                res[system]["error"] = True
+                continue
+            res[system].update(json.loads(proc.stdout.strip().splitlines()[-1]))
+        _progress(
+            f"  {name} {np.dtype(dtype).name} {solver} memory {system}: {res[system]}"
+        )
+    return res
+
+
+# -------------------------------------------------------------------- prediction
+def time_predict(backend, dtype, reps, mem):
+    """predict_proba throughput of a digits-like model on PREDICT_ROWS rows."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    n, d, hidden, k, batch, epochs = PREDICT_MODEL
+    X, y = backend.make_data(n, d, k, dtype)
+    Xp, _ = backend.make_data(PREDICT_ROWS, d, k, dtype, seed=1)
+    models = {}
+    for system in MEM_SYSTEMS:
+        est = _make_estimator(system, k, hidden, batch, epochs, "adam")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(X, y)
+        models[system] = est
+    Ws = [np.asarray(w, dtype=dtype) for w in models["skmlp"].coefs_]
+
+    def gemm():
+        t0 = time.perf_counter()
+        a = Xp
+        for W in Ws:
+            a = a @ W
+        return time.perf_counter() - t0
+
+    def predictor(est):
+        def f():
+            t0 = time.perf_counter()
+            est.predict_proba(Xp)
+            return time.perf_counter() - t0
+
+        return f
+
+    fns = {"gemm": gemm, **{s: predictor(m) for s, m in models.items()}}
+    for f in fns.values():  # warm-up
+        f()
+    times = {s: [] for s in fns}
+    for _ in range(reps):
+        for s, f in fns.items():
+            times[s].append(f())
+    med = {s: statistics.median(t) for s, t in times.items()}
+    peaks = {}
+    if mem:
+        for s, m in models.items():
+            tracemalloc.start()
+            base = tracemalloc.get_traced_memory()[0]
+            m.predict_proba(Xp)
+            peaks[s] = (tracemalloc.get_traced_memory()[1] - base) / MIB
+            tracemalloc.stop()
+    diff = float(
+        np.abs(
+            models["sklearn"].predict_proba(Xp) - models["skmlp"].predict_proba(Xp)
+        ).max()
+    )
+    return med, times, peaks, diff
+
+
+def _make_estimator(system, k, hidden, batch, epochs, solver):
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    from skmlp import BackpropClassifier, BackpropRegressor
+
+    C, R = (
+        (MLPClassifier, MLPRegressor)
+        if system == "sklearn"
+        else (BackpropClassifier, BackpropRegressor)
+    )
+    return (C if k else R)(
+        hidden_layer_sizes=hidden,
+        solver=solver,
+        batch_size=batch,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=10**9,
+        random_state=0,
+        learning_rate_init=1e-3,
+    )
+
+
+# -------------------------------------------------------------------------- main
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "workloads", nargs="*", help="default: all workloads of the yardstick"
+    )
+    p.add_argument("--dtype", default="float64", choices=["float32", "float64", "both"])
+    p.add_argument("--solver", default="adam", choices=["adam", "sgd", "both"])
+    p.add_argument(
+        "--reps", type=int, default=3, help="timed repetitions (median reported)"
+    )
+    p.add_argument("--systems", default=",".join(ALL_SYSTEMS))
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="limit BLAS/torch threads (0: library default)",
+    )
+    p.add_argument(
+        "--no-mem", action="store_true", help="skip the peak-memory subprocesses"
+    )
+    p.add_argument(
+        "--no-predict",
+        action="store_true",
+        help="skip the predict_proba throughput table",
+    )
+    p.add_argument("--json", help="also write raw timings to this JSON file")
+    p.add_argument(
+        "--yardstick",
+        help=f"path of the reference yardstick (default {DEFAULT_YARDSTICK})",
+    )
+    p.add_argument(
+        "--vendored",
+        action="store_true",
+        help="ignore the yardstick, use benchmarks/_workloads.py",
+    )
+    p.add_argument("--_mem-child", dest="mem_child", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.mem_child:
+        return _mem_child(args.mem_child)
+
+    backend, backend_desc = load_backend(args.yardstick, args.vendored)
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = set(systems) - set(ALL_SYSTEMS)
+    if unknown:
+        sys.exit(f"unknown systems {sorted(unknown)}; choose from {ALL_SYSTEMS}")
+    workloads = args.workloads or list(backend.WORKLOADS)
+    unknown = [w for w in workloads if w not in backend.WORKLOADS]
+    if unknown:
+        sys.exit(f"unknown workloads {unknown}; choose from {list(backend.WORKLOADS)}")
+    dtypes = ["float32", "float64"] if args.dtype == "both" else [args.dtype]
+    solvers = ["adam", "sgd"] if args.solver == "both" else [args.solver]
+
+    torch_ok = "torch" in systems and torch_version() is not None
+    # import every system first: threadpoolctl only limits (and lists) the BLAS and
+    # OpenMP libraries already loaded, and SciPy's own OpenBLAS (scipy.linalg.blas)
+    # and torch's libgomp load only with their packages
+    import scipy.linalg.blas  # noqa: F401
+    import sklearn.neural_network  # noqa: F401
+
+    import skmlp  # noqa: F401
+
+    if torch_ok:
+        import torch  # noqa: F401
+
+    limiter = None
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(args.threads)
+        if torch_ok:
+            torch.set_num_threads(args.threads)
+
+    print("# skmlp benchmark\n")
+    print(machine_info(backend_desc, args))
+    print("\n" + " ".join(TIMING_NOTE.split()).format(reps=args.reps))
+    if not args.no_mem:
+        print("\n" + " ".join(MEMORY_NOTE.split()))
+    sys.stdout.flush()
+
+    results = {"machine": machine_info(backend_desc, args), "fits": [], "predict": []}
+    tmp = tempfile.TemporaryDirectory(prefix="skmlp-bench-")
+    try:
+        for dtype_name in dtypes:
+            dtype = np.dtype(dtype_name).type
+            for solver in solvers:
+                rows, mem_rows, spreads = [], [], []
+                for name in workloads:
+                    times, errors = time_fits(
+                        backend, name, dtype, solver, systems, args.reps, torch_ok
+                    )
+                    med = {s: statistics.median(t) for s, t in times.items()}
+                    spread = {s: (max(t) - min(t)) / med[s] for s, t in times.items()}
+                    if spread:
+                        worst = max(spread, key=spread.get)
+                        spreads.append(f"{name} {spread[worst]:.0%} ({worst})")
+
+                    def cell(s, med=med, errors=errors):
+                        if s not in systems:
+                            return None
+                        if s == "torch" and not torch_ok:
+                            return "n/a"
+                        if s in errors:
+                            return "error"
+                        return med[s]
+
+                    mem = (
+                        {}
+                        if args.no_mem
+                        else measure_memory(backend, name, dtype, solver, tmp.name)
+                    )
+                    g, sk, to, me = (cell(s) for s in ALL_SYSTEMS)
+                    rows.append(
+                        [
+                            name,
+                            _fmt_s(g),
+                            _fmt_s(sk),
+                            _fmt_s(to),
+                            _fmt_s(me),
+                            _fmt_ratio(me, g),
+                            _fmt_ratio(sk, me),
+                            _fmt_ratio(to, me),
+                            _mem_cell(mem, "sklearn", "traced_peak"),
+                            _mem_cell(mem, "skmlp", "traced_peak"),
+                        ]
+                    )
+                    if mem:
+                        mem_rows.append(
+                            [name]
+                            + [
+                                _mem_cell(mem, s, key)
+                                for key in ("traced_peak", "rss_delta", "rss_peak")
+                                for s in MEM_SYSTEMS
+                            ]
+                        )
+                    results["fits"].append(
+                        {
+                            "workload": name,
+                            "dtype": dtype_name,
+                            "solver": solver,
+                            "times": times,
+                            "median": med,
+                            "errors": errors,
+                            "memory_mib": mem,
+                        }
+                    )
+                header = [
+                    "workload",
+                    "gemm s",
+                    "sklearn s",
+                    "torch s",
+                    "skmlp s",
+                    "skmlp/gemm",
+                    "speed-up vs sklearn",
+                    "speed-up vs torch",
+                    "sklearn peak MiB",
+                    "skmlp peak MiB",
+                ]
+                print(f"\n## Fit: {dtype_name}, {solver}\n")
+                print(_table(header, rows))
+                if args.reps > 1 and spreads:
+                    print(
+                        "\nSpread of the repetitions, (max - min) / median, of the "
+                        "noisiest system per workload: " + "; ".join(spreads) + "."
+                    )
+                if mem_rows:
+                    print(f"\nMemory detail ({dtype_name}, {solver}), MiB:\n")
+                    print(
+                        _table(
+                            [
+                                "workload",
+                                "sklearn traced peak",
+                                "skmlp traced peak",
+                                "sklearn RSS rise",
+                                "skmlp RSS rise",
+                                "sklearn process max RSS",
+                                "skmlp process max RSS",
+                            ],
+                            mem_rows,
+                        )
+                    )
+                sys.stdout.flush()
+            if not args.no_predict:
+                med, times, peaks, diff = time_predict(
+                    backend, dtype, max(args.reps, 5), not args.no_mem
+                )
+                n, d, hidden, k, _, epochs = PREDICT_MODEL
+                print(
+                    f"\n## predict_proba throughput: {dtype_name}, "
+                    f"{PREDICT_ROWS:,} rows, "
+                    f"{d} features, hidden {hidden}, {k} classes\n"
+                )
+                print(
+                    f"Median of {max(args.reps, 5)} calls after one warm-up; `gemm` "
+                    "is the two matrix products alone; peak MiB is the tracemalloc "
+                    "peak of one call. "
+                    f"Max |sklearn - skmlp| probability difference: {diff:.2e}.\n"
+                )
+                prow = []
+                for s in ("gemm", *MEM_SYSTEMS):
+                    prow.append(
+                        [
+                            s,
+                            _fmt_s(med[s]),
+                            f"{PREDICT_ROWS / med[s] / 1e6:.2f}",
+                            f"{med[s] / med['gemm']:.2f}x",
+                            _fmt_ratio(med["sklearn"], med[s]) if s == "skmlp" else "–",
+                            _fmt_mib(peaks.get(s)),
+                        ]
+                    )
+                print(
+                    _table(
+                        [
+                            "system",
+                            "seconds",
+                            "M rows/s",
+                            "x gemm",
+                            "speed-up vs sklearn",
+                            "peak MiB",
+                        ],
+                        prow,
+                    )
+                )
+                results["predict"].append(
+                    {
+                        "dtype": dtype_name,
+                        "times": times,
+                        "median": med,
+                        "peak_mib": peaks,
+                        "max_abs_diff": diff,
+                    }
+                )
+                sys.stdout.flush()
+    finally:
+        tmp.cleanup()
+        if limiter is not None:
+            limiter.restore_original_limits()
+    try:
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"\nload average at end (1/5/15 min): {load}")
+    except OSError:
+        pass
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
