@@ -46,6 +46,7 @@ REQUIRED = (
     "run_sklearn",
     "run_torch",
     "run_skmlp",
+    "_estimator",
 )
 ALL_SYSTEMS = ("gemm", "sklearn", "torch", "skmlp")
 MEM_SYSTEMS = ("sklearn", "skmlp")
@@ -474,7 +475,8 @@ def time_predict(backend, dtype, reps, mem):
     Xp, _ = backend.make_data(PREDICT_ROWS, d, k, dtype, seed=1)
     models = {}
     for system in MEM_SYSTEMS:
-        est = _make_estimator(system, k, hidden, batch, epochs, "adam")
+        # the workloads module's own factory: the settings every fit is timed with
+        est = backend._estimator(system, k, hidden, batch, epochs, "adam")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             est.fit(X, y)
@@ -518,28 +520,6 @@ def time_predict(backend, dtype, reps, mem):
         ).max()
     )
     return med, times, peaks, diff
-
-
-def _make_estimator(system, k, hidden, batch, epochs, solver):
-    from sklearn.neural_network import MLPClassifier, MLPRegressor
-
-    from skmlp import BackpropClassifier, BackpropRegressor
-
-    C, R = (
-        (MLPClassifier, MLPRegressor)
-        if system == "sklearn"
-        else (BackpropClassifier, BackpropRegressor)
-    )
-    return (C if k else R)(
-        hidden_layer_sizes=hidden,
-        solver=solver,
-        batch_size=batch,
-        max_iter=epochs,
-        tol=0.0,
-        n_iter_no_change=10**9,
-        random_state=0,
-        learning_rate_init=1e-3,
-    )
 
 
 # -------------------------------------------------------------------------- main
