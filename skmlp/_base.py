@@ -321,6 +321,17 @@ class BaseBackprop(BaseEstimator, ABC):
             )
             state = FitState(params=layout.pack(coefs, intercepts, dtype), rng=rng)
         else:
+            fitted_units = [self.coefs_[0].shape[0]] + [
+                b.size for b in self.intercepts_
+            ]
+            if fitted_units != layout.layer_units:
+                raise ValueError(
+                    f"warm_start and partial_fit continue from the fitted network, "
+                    f"whose layer sizes {fitted_units} differ from the requested "
+                    f"{layout.layer_units} (hidden_layer_sizes="
+                    f"{self.hidden_layer_sizes!r}). Fit with warm_start=False to "
+                    "start over."
+                )
             state = self._fit_state.copy()
             # continue from coefs_/intercepts_ as they are now (users may edit them)
             state.params = layout.pack(self.coefs_, self.intercepts_, dtype)

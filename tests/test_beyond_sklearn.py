@@ -921,3 +921,24 @@ def test_multilabel(solver):
         inc.partial_fit(X, Y, classes=np.arange(Y.shape[1]))
         inc.partial_fit(X, Y)
         assert inc.predict(X).shape == Y.shape
+
+
+def test_warm_start_with_changed_layer_sizes_names_the_problem():
+    """A warm refit with other hidden sizes says why, and leaves the model as it was.
+
+    scikit-learn fails here with a raw NumPy broadcasting error.
+    """
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(30, 4), np.arange(30) % 2
+    est = BackpropClassifier(
+        hidden_layer_sizes=(3,), warm_start=True, max_iter=3, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    before = [c.copy() for c in est.coefs_]
+    est.set_params(hidden_layer_sizes=(4,))
+    with pytest.raises(ValueError, match=r"layer sizes \[4, 3, 1\].*warm_start=False"):
+        est.fit(X, y)
+    for old, new in zip(before, est.coefs_, strict=True):
+        np.testing.assert_array_equal(old, new)
