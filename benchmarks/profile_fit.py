@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import _make_estimator, load_backend  # noqa: E402
+from run import load_backend  # noqa: E402
 
 
 def main(argv=None):
@@ -50,7 +50,7 @@ def main(argv=None):
         n, d, hidden, k, batch, epochs = backend.WORKLOADS[name]
         epochs = args.epochs or epochs
         X, y = backend.make_data(n, d, k, np.dtype(args.dtype).type)
-        est = _make_estimator(args.system, k, hidden, batch, epochs, args.solver)
+        est = backend._estimator(args.system, k, hidden, batch, epochs, args.solver)
         prof = cProfile.Profile()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
