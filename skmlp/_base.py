@@ -258,7 +258,7 @@ class BaseBackprop(BaseEstimator, ABC):
 
         # overflow on the way to divergence is detected and reported by the
         # training loops themselves, with its likely cause
-        batch = X.shape[0] if self.solver == "lbfgs" else self._batch_size_hint(X)
+        batch = X.shape[0] if self.solver == "lbfgs" else self._batch_size(X.shape[0])
         with (
             np.errstate(over="ignore", invalid="ignore", divide="ignore"),
             blas_threads_for(layout, batch),
@@ -282,10 +282,6 @@ class BaseBackprop(BaseEstimator, ABC):
                 )
         self._publish(state, layout, loss)
         return self
-
-    def _batch_size_hint(self, X) -> int:
-        n = X.shape[0]
-        return min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
 
     def _dropout_rates(self, n_hidden: int) -> list:
         """One dropout rate per hidden layer."""
@@ -389,10 +385,11 @@ class BaseBackprop(BaseEstimator, ABC):
         kept.schedule = self.learning_rate
         return kept
 
-    def _batch_size(self, n_samples: int) -> int:
+    def _batch_size(self, n_samples: int, warn: bool = False) -> int:
+        """The mini-batch size in effect; ``warn`` on clipping (once per fit)."""
         if self.batch_size == "auto":
             return min(200, n_samples)
-        if self.batch_size > n_samples:
+        if warn and self.batch_size > n_samples:
             warnings.warn(
                 "Got `batch_size` less than 1 or larger than sample size. It is "
                 "going to be clipped",
@@ -430,7 +427,7 @@ class BaseBackprop(BaseEstimator, ABC):
             validation = self._validation(network, *val)
         cfg = StochasticConfig(
             alpha=self.alpha,
-            batch_size=self._batch_size(X.shape[0]),
+            batch_size=self._batch_size(X.shape[0], warn=True),
             max_iter=self.max_iter,
             shuffle=self.shuffle,
             tol=self.tol,
