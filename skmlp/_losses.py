@@ -66,6 +66,14 @@ class Loss:
         """Map raw outputs to predictions (probabilities or means), in place."""
         return z
 
+    def training_targets(self, Y):
+        """The targets as :meth:`loss_and_gradient` takes them fastest.
+
+        ``Y`` itself here; a loss may return a compact equivalent (see
+        :meth:`SoftmaxLogLoss.training_targets`).
+        """
+        return Y
+
     def loss_and_gradient(self, z, y, sample_weight, grad) -> float:
         """Return the weighted sum of losses and write ``dL/dz`` into ``grad``.
 
@@ -157,31 +165,92 @@ class SoftmaxLogLoss(Loss):
     def predict(self, z):
         return softmax(z)
 
+    def training_targets(self, Y):
+        """Class indices instead of one-hot rows, when every row is one-hot.
+
+        Indices take ``1 / n_classes`` of the memory, cost nothing to gather per
+        mini-batch, and let :meth:`loss_and_gradient` read each row's true
+        logit directly.
+        """
+        if not self.one_hot or Y.ndim != 2:
+            return Y
+        return Y.argmax(axis=1).astype(np.intp)
+
     def loss_and_gradient(self, z, y, sample_weight, grad):
+        n, k = z.shape
         eps = np.finfo(z.dtype).eps
         lo, hi = np.log(eps), np.log1p(-eps)
-        z_max = z.max(axis=1, keepdims=True)
-        if not self.one_hot:
-            shifted = np.subtract(z, z_max, out=grad)
-            log_norm = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-            log_p = np.clip(shifted - log_norm, lo, hi)
-            value = -_row_weighted_sum(log_p * y, sample_weight)
-            shifted -= log_norm
-            np.exp(shifted, out=grad)
-        else:  # the true class's log-probability is all the value needs
-            true_logit = np.einsum("ij,ij->i", z, y)  # before grad overwrites z
-            np.subtract(z, z_max, out=grad)
-            np.exp(grad, out=grad)
-            norm = grad.sum(axis=1, keepdims=True)
-            log_p = true_logit - z_max[:, 0] - np.log(norm[:, 0])
-            np.clip(log_p, lo, hi, out=log_p)
+        labels = y if y.ndim == 1 else None
+        if labels is not None or self.one_hot:
+            # the true class's log-probability is all the value needs; read it
+            # before grad (which may be z itself) is overwritten
+            true_logit = (
+                _take_rows(z, labels)
+                if labels is not None
+                else np.einsum("ij,ij->i", z, y)
+            )
+            shift, norm = _shifted_exp(z, grad)
+            log_p = np.subtract(true_logit, shift, out=true_logit)
+            log_p -= np.log(norm)
+            np.maximum(log_p, lo, out=log_p)
+            np.minimum(log_p, hi, out=log_p)
             value = -float(
                 log_p.sum() if sample_weight is None else sample_weight @ log_p
             )
-            grad /= norm
-        grad -= y  # softmax probabilities minus targets: the canonical gradient
+        else:
+            shift, norm = _shifted_exp(z, grad)
+            log_p = np.log(grad)  # exp(z - shift) is never 0 for a row's maximum
+            log_p -= np.log(norm)[:, None]
+            np.clip(log_p, lo, hi, out=log_p)
+            value = -_row_weighted_sum(log_p * y, sample_weight)
+        grad /= norm[:, None]
+        # softmax probabilities minus targets: the canonical gradient
+        if labels is None:
+            grad -= y
+        elif grad.flags.c_contiguous:
+            flat = grad.reshape(-1)
+            flat[_row_offsets(n, k) + labels] -= 1
+        else:
+            grad[np.arange(n), labels] -= 1
         _apply_weight(grad, sample_weight)
         return value
+
+
+def _row_offsets(n: int, k: int) -> np.ndarray:
+    """Flat index of each row's first entry in a C-ordered ``(n, k)`` array."""
+    return np.arange(0, n * k, k)
+
+
+def _take_rows(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``z[i, labels[i]]`` for every row ``i``, as a new array."""
+    n, k = z.shape
+    if z.flags.c_contiguous:
+        return z.reshape(-1).take(_row_offsets(n, k) + labels)
+    return z[np.arange(n), labels]
+
+
+def _shifted_exp(z: np.ndarray, out: np.ndarray):
+    """Write ``exp(z - shift)`` into ``out``; return ``shift`` and the row sums.
+
+    The shift that keeps softmax from overflowing is usually each row's
+    maximum, a slow reduction over short rows. When the whole batch's logits
+    span less than ``0.8 * -log(tiny)`` (566 in float64, 70 in float32), one
+    shift for all, the batch maximum, is as safe: nothing overflows, and every
+    row keeps a term above ``exp(-span)``, far from underflow. ``shift`` is
+    then a scalar, else a column of row maxima.
+    """
+    hi, lo = z.max(), z.min()
+    if hi - lo < _SAFE_SPAN[z.dtype.char]:
+        shift = hi
+    else:  # also where z holds inf or NaN: they propagate as before
+        shift = z.max(axis=1)
+    np.subtract(z, shift if np.ndim(shift) == 0 else shift[:, None], out=out)
+    np.exp(out, out=out)
+    norm = np.dot(out, np.ones(z.shape[1], dtype=out.dtype))
+    return shift, norm
+
+
+_SAFE_SPAN = {c: 0.8 * -float(np.log(np.finfo(c).tiny)) for c in np.typecodes["Float"]}
 
 
 class SigmoidLogLoss(Loss):

@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from skmlp._blocked import BLOCK, add_scaled, block_scratch
 from skmlp._losses import Loss
 
 
@@ -71,9 +72,11 @@ class Layout:
 
 
 #: Largest per-batch matrix product (multiply-adds) still run on one BLAS thread.
-#: Below it, waking BLAS worker threads costs more than it saves (measured in
-#: benchmarks/; on a busy machine threaded small products are 5-20x slower).
-SINGLE_THREAD_MACS = 4_000_000
+#: Below it, waking BLAS worker threads costs more than it saves (on a busy
+#: machine threaded small products were 5-20x slower). The digits benchmark's
+#: 200 x 64 x 100 products (1.28M) are just above it: on an idle 2-core machine
+#: its GEMMs took 0.53 s on one thread and 0.43 s on two.
+SINGLE_THREAD_MACS = 1_000_000
 
 
 def blas_threads_for(layout: Layout, batch_size: int):
@@ -140,7 +143,7 @@ class Network:
         self.dropout = list(dropout) if dropout is not None else []
         self._buffers: dict = {}
         self._view_cache: dict = {}
-        self._scratch_buf = None
+        self._scratch_buf = None  # one block, for the L2 gradient
 
     def _batch_buffers(self, n: int, dtype):
         """Per-layer activation, pre-activation and delta buffers for ``n`` rows."""
@@ -156,7 +159,8 @@ class Network:
                 np.empty((n, u), dtype=dtype) if act.needs_input else None
                 for u, act in zip(units, self.activations, strict=False)
             ]
-            bufs = self._buffers[key] = (acts, deltas, pre)
+            ones = np.ones(n, dtype=dtype)  # intercept gradients as one GEMV
+            bufs = self._buffers[key] = (acts, deltas, pre, ones)
         return bufs
 
     def _views(self, flat: np.ndarray):
@@ -168,12 +172,12 @@ class Network:
             cached = self._view_cache[id(flat)] = (flat, *self.layout.unpack(flat))
         return cached[1], cached[2]
 
-    def _scratch(self, w: np.ndarray, scale: float) -> np.ndarray:
-        """``scale * w`` in a buffer reused across mini-batches."""
+    def _add_l2_gradient(self, g_w: np.ndarray, w: np.ndarray, scale: float):
+        """``g_w += scale * w``, block by block through a reused scratch block."""
         buf = self._scratch_buf
-        if buf is None or buf.shape != w.shape or buf.dtype != w.dtype:
-            buf = self._scratch_buf = np.empty_like(w)
-        return np.multiply(w, scale, out=buf)
+        if buf is None or buf.dtype != w.dtype or buf.size < min(BLOCK, w.size):
+            buf = self._scratch_buf = block_scratch(w)
+        add_scaled(g_w, w, scale, w.size, buf)
 
     def forward(self, params: np.ndarray, X) -> np.ndarray:
         """Return the raw (pre-link) output for ``X``; allocates fresh arrays."""
@@ -191,6 +195,7 @@ class Network:
         *,
         alpha_l1: float = 0.0,
         rng=None,
+        l2_in_grad: bool = True,
     ) -> float:
         """Return the regularised mean loss and write its gradient into ``grad``.
 
@@ -199,7 +204,9 @@ class Network:
         params : ndarray of shape (n_params,)
             Flat parameter vector.
         X : {ndarray, sparse matrix} of shape (n_samples, n_features)
-        Y : ndarray of shape (n_samples, n_outputs)
+        Y : ndarray of shape (n_samples, n_outputs) or (n_samples,)
+            Targets as the loss takes them (class indices for a one-hot
+            softmax log loss).
         sample_weight : ndarray of shape (n_samples,) or None
         alpha : float
             L2 penalty strength (scikit-learn scaling).
@@ -209,6 +216,10 @@ class Network:
             L1 penalty strength, scaled like ``alpha``.
         rng : numpy.random.RandomState, optional
             Source of dropout masks; without it dropout is off.
+        l2_in_grad : bool, default=True
+            When False, the L2 penalty counts in the returned value but its
+            gradient ``alpha / S * w`` is left out of ``grad``: the caller
+            folds it into the optimizer step (one pass over memory fewer).
 
         Notes
         -----
@@ -220,7 +231,7 @@ class Network:
         coefs, intercepts = self._views(params)
         g_coefs, g_intercepts = self._views(grad)
         n = X.shape[0]
-        acts, deltas, pre = self._batch_buffers(n, params.dtype)
+        acts, deltas, pre, ones = self._batch_buffers(n, params.dtype)
         last = layout.n_layers - 1
         sw_sum = n if sample_weight is None else float(sample_weight.sum())
         if sw_sum == 0:  # a mini-batch whose samples all weigh zero teaches nothing
@@ -229,16 +240,21 @@ class Network:
 
         inputs = [X]  # what each layer multiplies: activations after dropout
         masks = [None] * last
-        for i in range(layout.n_layers):
-            out = _dot(inputs[i], coefs[i], out=acts[i])
+        dropout = self.dropout if rng is not None else ()
+        for i in range(last + 1):
+            out = acts[i]
+            if i:
+                np.matmul(inputs[i], coefs[i], out=out)
+            else:
+                _dot(X, coefs[0], out=out)
             out += intercepts[i]
             if i == last:
                 break
             if pre[i] is not None:
                 np.copyto(pre[i], out)
             self.activations[i].forward(out)
-            rate = self.dropout[i] if rng is not None and self.dropout else 0.0
-            if rate:
+            if dropout and dropout[i]:
+                rate = dropout[i]
                 masks[i] = (rng.random_sample(out.shape) >= rate) / (1.0 - rate)
                 out = out * masks[i].astype(out.dtype, copy=False)
             inputs.append(out)
@@ -250,8 +266,11 @@ class Network:
         delta *= 1.0 / sw_sum
 
         for i in range(last, -1, -1):
-            _dot(inputs[i].T, delta, out=g_coefs[i])
-            np.sum(delta, axis=0, out=g_intercepts[i])
+            if i:
+                np.matmul(inputs[i].T, delta, out=g_coefs[i])
+            else:
+                _dot(X.T, delta, out=g_coefs[0])
+            np.dot(ones, delta, out=g_intercepts[i])  # column sums, one GEMV
             if i:
                 prev = np.matmul(delta, coefs[i].T, out=deltas[i - 1])
                 if masks[i - 1] is not None:
@@ -264,12 +283,12 @@ class Network:
                 delta = prev
 
         w = params[: layout.n_coef]
-        g_w = grad[: layout.n_coef]
         penalty = 0.0
         if alpha:
             penalty += 0.5 * alpha * float(np.dot(w, w))
-            g_w += self._scratch(w, alpha / sw_sum)
+            if l2_in_grad:
+                self._add_l2_gradient(grad[: layout.n_coef], w, alpha / sw_sum)
         if alpha_l1:
             penalty += alpha_l1 * float(np.abs(w).sum())
-            g_w += (alpha_l1 / sw_sum) * np.sign(w)
+            grad[: layout.n_coef] += (alpha_l1 / sw_sum) * np.sign(w)
         return (data_loss + penalty) / sw_sum

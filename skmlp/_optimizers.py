@@ -5,12 +5,20 @@ step count, current learning rate) lives in an :class:`OptimizerState` created
 by :meth:`init_state` and kept by the estimator across ``warm_start`` fits and
 ``partial_fit`` calls. Every update is a handful of whole-vector in-place NumPy
 operations, rounded exactly as scikit-learn's per-layer updates are.
+
+Updates run block by block (:data:`skmlp._blocked.BLOCK` entries at a time), so that the
+handful of passes an update makes over each block hit the CPU cache instead of
+main memory, and the scratch space is one block, not one parameter vector. An
+L2 penalty's gradient ``l2 * w`` can be folded into the same pass (see
+:meth:`_Optimizer.step`), which saves two more passes over memory per step.
 """
 
 import copy
 import math
 
 import numpy as np
+
+from skmlp._blocked import add_scaled, block_scratch, blocks, fold_l2
 
 
 class OptimizerState:
@@ -53,9 +61,39 @@ def _axpy(x: np.ndarray, y: np.ndarray, a: float, scratch: np.ndarray) -> None:
 class _Optimizer:
     """Interface shared by the update rules."""
 
+    #: Whether :meth:`step` can add the L2 gradient itself. Only where the
+    #: gradient is taken at ``params`` (not at a look-ahead point).
+    fuses_l2 = True
+
     def lookahead(self, params: np.ndarray, state: OptimizerState) -> np.ndarray:
         """The point where the next gradient is evaluated (``params`` itself here)."""
         return params
+
+    def step(self, params, grad, state: OptimizerState, l2=0.0, n_l2=0):
+        """Update ``params`` in place; return the buffer for the next gradient.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+        grad : ndarray of shape (n_params,)
+            Gradient at :meth:`lookahead`; used as scratch space.
+        state : OptimizerState
+        l2 : float, default=0.0
+            When non-zero, ``l2 * params[:n_l2]`` is added to ``grad[:n_l2]``
+            first, block by block (the L2 penalty's gradient, folded in).
+        n_l2 : int, default=0
+            Number of leading entries (the weights) that ``l2`` applies to.
+        """
+        state.t += 1
+        consts = self._constants(state)
+        arrays = [state.arrays[name] for name in self.state_names]
+        tmp = state.arrays["scratch"]
+        for block in blocks(params.size):
+            g, p = grad[block], params[block]
+            t = tmp[: block.stop - block.start]
+            fold_l2(g, p, l2, n_l2, block, t)
+            self._update(p, g, [a[block] for a in arrays], t, *consts)
+        return grad
 
 
 class SGD(_Optimizer):
@@ -71,10 +109,10 @@ class SGD(_Optimizer):
     -----
     ``v <- mu v - eta g``; then ``w <- w + v`` (classical momentum) or
     ``w <- w + mu v - eta g`` (Nesterov), as scikit-learn's ``SGDOptimizer``.
-    Each step is five or six whole-vector in-place operations.
     """
 
     name = "sgd"
+    state_names = ("velocity",)
 
     def __init__(self, learning_rate_init, momentum=0.9, nesterov=True):
         self.learning_rate_init = learning_rate_init
@@ -83,23 +121,23 @@ class SGD(_Optimizer):
 
     def init_state(self, params: np.ndarray) -> OptimizerState:
         """Return a fresh state for ``params``."""
-        arrays = {"velocity": np.zeros_like(params), "scratch": np.empty_like(params)}
+        arrays = {"velocity": np.zeros_like(params), "scratch": block_scratch(params)}
         return OptimizerState(self.learning_rate_init, arrays)
 
-    def step(self, params, grad, state: OptimizerState) -> np.ndarray:
-        """Update ``params`` in place; return the buffer for the next gradient."""
-        state.t += 1
-        velocity, lr, mu = state.arrays["velocity"], state.step_size, self.momentum
-        scratch = state.arrays["scratch"]
-        grad *= lr
+    def _constants(self, state):
+        return state.step_size, self.momentum, self.nesterov
+
+    @staticmethod
+    def _update(p, g, arrays, t, lr, mu, nesterov):
+        (velocity,) = arrays
+        g *= lr
         velocity *= mu
-        velocity -= grad  # v <- mu v - lr g
-        if self.nesterov:
-            params -= grad
-            _axpy(velocity, params, mu, scratch)  # w <- w + mu v - lr g
+        velocity -= g  # v <- mu v - lr g
+        if nesterov:
+            p -= g
+            _axpy(velocity, p, mu, t)  # w <- w + mu v - lr g
         else:
-            params += velocity
-        return grad
+            p += velocity
 
 
 class Adam(_Optimizer):
@@ -118,10 +156,11 @@ class Adam(_Optimizer):
 
     The state keeps ``m / (1 - b1)`` and ``v / (1 - b2)``, so that each moment
     update is a scale and an add; the constant factors are folded into the step
-    size and ``eps``. Nine whole-vector in-place operations per step in all.
+    size and ``eps``. Ten in-place operations per block in all.
     """
 
     name = "adam"
+    state_names = ("m", "v")
 
     def __init__(self, learning_rate_init, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
         self.learning_rate_init = learning_rate_init
@@ -134,28 +173,28 @@ class Adam(_Optimizer):
         arrays = {
             "m": np.zeros_like(params),
             "v": np.zeros_like(params),
-            "scratch": np.empty_like(params),
+            "scratch": block_scratch(params),
         }
         return OptimizerState(self.learning_rate_init, arrays)
 
-    def step(self, params, grad, state: OptimizerState) -> np.ndarray:
-        """Update ``params`` in place; return the buffer for the next gradient."""
-        state.t += 1
-        arrays = state.arrays
-        m, v, sq = arrays["m"], arrays["v"], arrays["scratch"]
+    def _constants(self, state):
         b1, b2, t = self.beta_1, self.beta_2, state.t
-        np.multiply(grad, grad, out=sq)
-        v *= b2
-        v += sq  # v / (1 - b2)
-        m *= b1
-        m += grad  # m / (1 - b1)
         root_c2 = math.sqrt(1 - b2)
         lr = state.step_size * math.sqrt(1 - b2**t) / (1 - b1**t)
-        denom = np.sqrt(v, out=sq)
-        denom += self.epsilon / root_c2
+        return b1, b2, self.epsilon / root_c2, -lr * (1 - b1) / root_c2
+
+    @staticmethod
+    def _update(p, g, arrays, t, b1, b2, eps, step):
+        m, v = arrays
+        np.multiply(g, g, out=t)
+        v *= b2
+        v += t  # v / (1 - b2)
+        m *= b1
+        m += g  # m / (1 - b1)
+        denom = np.sqrt(v, out=t)
+        denom += eps
         np.divide(m, denom, out=denom)
-        _axpy(denom, params, -lr * (1 - b1) / root_c2, denom)
-        return grad
+        _axpy(denom, p, step, denom)
 
 
 class AdamW(Adam):
@@ -182,8 +221,14 @@ class AdamW(Adam):
         self.weight_decay = weight_decay
         self.n_decayed = n_decayed
 
-    def step(self, params, grad, state):
-        """Decay the weights, take an Adam step; return the next gradient buffer."""
+    def step(self, params, grad, state, l2=0.0, n_l2=0):
+        """Decay the weights, take an Adam step; return the next gradient buffer.
+
+        ``l2`` and ``n_l2`` are as in :meth:`Adam.step`; the L2 gradient is
+        taken at the weights before their decay.
+        """
+        if l2:
+            add_scaled(grad, params, l2, n_l2, state.arrays["scratch"])
         if self.weight_decay:
             params[: self.n_decayed] *= 1 - state.step_size * self.weight_decay
         return super().step(params, grad, state)
@@ -198,6 +243,7 @@ class RMSprop(_Optimizer):
     """
 
     name = "rmsprop"
+    state_names = ("v",)
 
     def __init__(self, learning_rate_init, rho=0.9, epsilon=1e-8):
         self.learning_rate_init = learning_rate_init
@@ -206,19 +252,20 @@ class RMSprop(_Optimizer):
 
     def init_state(self, params):
         """Return a fresh state for ``params``."""
-        arrays = {"v": np.zeros_like(params), "scratch": np.empty_like(params)}
+        arrays = {"v": np.zeros_like(params), "scratch": block_scratch(params)}
         return OptimizerState(self.learning_rate_init, arrays)
 
-    def step(self, params, grad, state):
-        """Update ``params`` in place; ``grad`` is used as scratch space."""
-        state.t += 1
-        v, sq = state.arrays["v"], state.arrays["scratch"]
-        np.multiply(grad, grad, out=sq)
-        sq *= 1 - self.rho
-        v *= self.rho
-        v += sq
-        _scaled_step(params, grad, v, sq, state.step_size, self.epsilon)
-        return grad
+    def _constants(self, state):
+        return self.rho, state.step_size, self.epsilon
+
+    @staticmethod
+    def _update(p, g, arrays, t, rho, lr, eps):
+        (v,) = arrays
+        np.multiply(g, g, out=t)
+        t *= 1 - rho
+        v *= rho
+        v += t
+        _scaled_step(p, g, v, t, lr, eps)
 
 
 class Adagrad(_Optimizer):
@@ -230,6 +277,7 @@ class Adagrad(_Optimizer):
     """
 
     name = "adagrad"
+    state_names = ("G",)
 
     def __init__(self, learning_rate_init, epsilon=1e-8):
         self.learning_rate_init = learning_rate_init
@@ -237,17 +285,18 @@ class Adagrad(_Optimizer):
 
     def init_state(self, params):
         """Return a fresh state for ``params``."""
-        arrays = {"G": np.zeros_like(params), "scratch": np.empty_like(params)}
+        arrays = {"G": np.zeros_like(params), "scratch": block_scratch(params)}
         return OptimizerState(self.learning_rate_init, arrays)
 
-    def step(self, params, grad, state):
-        """Update ``params`` in place; ``grad`` is used as scratch space."""
-        state.t += 1
-        G, sq = state.arrays["G"], state.arrays["scratch"]
-        np.multiply(grad, grad, out=sq)
-        G += sq
-        _scaled_step(params, grad, G, sq, state.step_size, self.epsilon)
-        return grad
+    def _constants(self, state):
+        return state.step_size, self.epsilon
+
+    @staticmethod
+    def _update(p, g, arrays, t, lr, eps):
+        (G,) = arrays
+        np.multiply(g, g, out=t)
+        G += t
+        _scaled_step(p, g, G, t, lr, eps)
 
 
 def _scaled_step(params, grad, second_moment, scratch, lr, epsilon):
@@ -278,6 +327,7 @@ class NAG(_Optimizer):
     """
 
     name = "nag"
+    fuses_l2 = False  # its gradient is taken at the look-ahead point
 
     def __init__(self, learning_rate_init):
         self.learning_rate_init = learning_rate_init
@@ -310,9 +360,16 @@ class NAG(_Optimizer):
         y += params
         return y
 
-    def step(self, params, grad, state):
-        """``x_{k+1} = y - eta g`` with ``g`` the gradient at :meth:`lookahead`."""
+    def step(self, params, grad, state, l2=0.0, n_l2=0):
+        """``x_{k+1} = y - eta g`` with ``g`` the gradient at :meth:`lookahead`.
+
+        ``l2`` and ``n_l2`` are as in :meth:`_Optimizer.step`, the L2 gradient
+        being taken at the look-ahead point ``y`` like the rest of ``g`` (the
+        training loop leaves L2 to the network for NAG: see ``fuses_l2``).
+        """
         y = self.lookahead(params, state)
+        if l2:
+            grad[:n_l2] += l2 * y[:n_l2]
         if state.t > 0:
             state.nag_t = self.next_t(state.nag_t)
         np.copyto(state.arrays["x_prev"], params)

@@ -109,19 +109,37 @@ def _batches(n: int, batch_size: int):
         yield slice(start, min(start + batch_size, n))
 
 
-class _Gatherer:
-    """Copies shuffled mini-batch rows into buffers reused across batches."""
+#: Bytes of input rows gathered at a time when shuffling: several mini-batches
+#: are copied by one ``take`` and then sliced as views, which saves NumPy calls
+#: per mini-batch while keeping working memory bounded (a constant times the
+#: mini-batch, never the data set).
+GATHER_BYTES = 1 << 20
 
-    def __init__(self, arrays, batch_size: int):
+
+class _Gatherer:
+    """Copies shuffled rows into buffers reused across the epoch, chunk by chunk.
+
+    A chunk holds a whole number of mini-batches (at least one, about
+    :data:`GATHER_BYTES` of ``X``), so the mini-batches are exactly those of a
+    batch-by-batch gather: consecutive ``batch_size`` slices of the shuffled
+    order.
+    """
+
+    def __init__(self, arrays, batch_size: int, n: int):
         self.arrays = arrays
+        X = arrays[0]
+        row_bytes = X.dtype.itemsize * (X.shape[1] if X.ndim > 1 else 1)
+        per_chunk = max(1, GATHER_BYTES // max(1, batch_size * row_bytes))
+        self.chunk_rows = min(n, batch_size * per_chunk)
         self.buffers = [
             None
             if a is None or sp.issparse(a)
-            else np.empty((batch_size, *a.shape[1:]), a.dtype)
+            else np.empty((self.chunk_rows, *a.shape[1:]), a.dtype)
             for a in arrays
         ]
 
     def take(self, rows):
+        """The ``rows`` of every array (``len(rows) <= chunk_rows``)."""
         return [
             self._take(a, buf, rows)
             for a, buf in zip(self.arrays, self.buffers, strict=True)
@@ -133,7 +151,22 @@ class _Gatherer:
             return None
         if buf is None:  # sparse
             return a[rows]
-        return np.take(a, rows, axis=0, out=buf[: len(rows)])
+        # mode="clip" (the rows are valid anyway): with the default "raise",
+        # NumPy buffers ``out`` and copies every row twice
+        return a.take(rows, axis=0, out=buf[: len(rows)], mode="clip")
+
+
+def _minibatches(X, Y, sw, order, batch_size: int, gather):
+    """Yield ``(X, Y, sample_weight)`` for each mini-batch, in ``order``."""
+    n = X.shape[0]
+    if gather is None:
+        for rows in _batches(n, batch_size):
+            yield X[rows], Y[rows], None if sw is None else sw[rows]
+        return
+    for chunk in _batches(n, gather.chunk_rows):
+        Xc, Yc, swc = gather.take(order[chunk])
+        for rows in _batches(Xc.shape[0], batch_size):
+            yield Xc[rows], Yc[rows], None if swc is None else swc[rows]
 
 
 def _clip_norm(grad: np.ndarray, max_norm: float) -> None:
@@ -143,12 +176,16 @@ def _clip_norm(grad: np.ndarray, max_norm: float) -> None:
         grad *= max_norm / norm
 
 
-def run_epoch(network: Network, optimizer, state: FitState, X, Y, sw, cfg) -> float:
+def run_epoch(
+    network: Network, optimizer, state: FitState, X, Y, sw, cfg, gather=None
+) -> float:
     """One pass over the data; return the epoch's mean loss (non-finite on divergence).
 
     The loss is accumulated as scikit-learn does (each mini-batch's mean loss
     times its number of rows). The epoch stops at the first non-finite
     mini-batch loss, leaving the parameters as they were before that batch.
+    ``gather`` is the :class:`_Gatherer` of earlier epochs, if any, whose
+    buffers are reused.
     """
     n = X.shape[0]
     grad = np.empty_like(state.params)
@@ -159,24 +196,41 @@ def run_epoch(network: Network, optimizer, state: FitState, X, Y, sw, cfg) -> fl
             state.sample_idx = np.arange(n)
         # in-place Fisher-Yates == sklearn.utils.shuffle(sample_idx, rng), draw for draw
         state.rng.shuffle(state.sample_idx)
-    gather = _Gatherer((X, Y, sw), cfg.batch_size) if shuffle else None
+    if not shuffle:
+        gather = None
+    elif gather is None:
+        gather = _Gatherer((X, Y, sw), cfg.batch_size, n)
     dropout_rng = state.rng if cfg.dropout else None
+    # the optimizer adds the L2 gradient in its own pass over the parameters,
+    # unless the full gradient is needed first (clipping) or taken elsewhere (NAG)
+    fuse_l2 = bool(cfg.alpha) and optimizer.fuses_l2 and cfg.max_grad_norm is None
+    n_coef = network.layout.n_coef
     accumulated = 0.0
-    for rows in _batches(n, cfg.batch_size):
-        if shuffle:
-            Xb, Yb, swb = gather.take(state.sample_idx[rows])
-        else:
-            Xb, Yb, swb = X[rows], Y[rows], None if sw is None else sw[rows]
+    batches = _minibatches(X, Y, sw, state.sample_idx, cfg.batch_size, gather)
+    for Xb, Yb, swb in batches:
         point = optimizer.lookahead(state.params, opt_state)
         loss = network.loss_and_grad(
-            point, Xb, Yb, swb, cfg.alpha, grad, alpha_l1=cfg.alpha_l1, rng=dropout_rng
+            point,
+            Xb,
+            Yb,
+            swb,
+            cfg.alpha,
+            grad,
+            alpha_l1=cfg.alpha_l1,
+            rng=dropout_rng,
+            l2_in_grad=not fuse_l2,
         )
         if not math.isfinite(loss):
             return loss
         accumulated += loss * Xb.shape[0]
         if cfg.max_grad_norm is not None:
             _clip_norm(grad, cfg.max_grad_norm)
-        grad = optimizer.step(state.params, grad, opt_state)
+        if fuse_l2:
+            weight = Xb.shape[0] if swb is None else float(swb.sum())
+            l2 = cfg.alpha / weight if weight else 0.0
+            grad = optimizer.step(state.params, grad, opt_state, l2, n_coef)
+        else:
+            grad = optimizer.step(state.params, grad, opt_state)
     return accumulated / n
 
 
@@ -265,13 +319,16 @@ def fit_stochastic(
     if early_stopping and state.best_params is None:
         state.best_params = state.params.copy()
     opt_state = state.optimizer_state
+    gather = None
+    if cfg.shuffle and cfg.batch_size < X.shape[0]:
+        gather = _Gatherer((X, Y, sw), cfg.batch_size, X.shape[0])
     try:
         for _ in range(cfg.max_iter):
             opt_state.learning_rate = schedule.epoch_start(
                 opt_state.learning_rate, state.epochs
             )
             opt_state.lr_scale = warmup_factor(state.epochs, cfg.warmup_epochs)
-            loss = run_epoch(network, optimizer, state, X, Y, sw, cfg)
+            loss = run_epoch(network, optimizer, state, X, Y, sw, cfg, gather)
             state.n_iter += 1
             state.epochs += 1
             state.loss = loss

@@ -837,9 +837,16 @@ def test_every_step_sees_a_clipped_gradient(monkeypatch):
     norms = []
     original = skmlp._optimizers.SGD.step
 
-    def spy(self, params, grad, state):
-        norms.append(float(np.linalg.norm(grad)))
-        return original(self, params, grad, state)
+    folded = []
+
+    def spy(self, params, grad, state, *l2):
+        full = grad.copy()
+        if l2:  # the L2 gradient, left for the optimizer to fold in
+            coef, n = l2
+            full[:n] += coef * params[:n]
+        folded.append(bool(l2))
+        norms.append(float(np.linalg.norm(full)))
+        return original(self, params, grad, state, *l2)
 
     monkeypatch.setattr(skmlp._optimizers.SGD, "step", spy)
     X, y = unscaled_regression()
@@ -854,8 +861,11 @@ def test_every_step_sees_a_clipped_gradient(monkeypatch):
     fit(BackpropRegressor(**params), X, y)
     raw = np.array(norms)
     norms.clear()
+    assert all(folded)
+    folded.clear()
     fit(BackpropRegressor(max_grad_norm=2.5, **params), X, y)
     clipped = np.array(norms)
+    assert not any(folded)  # clipping needs the whole gradient first
     assert len(raw) == len(clipped) == 9
     assert raw.max() > 2.5  # clipping had something to do
     assert (clipped <= 2.5 * (1 + 1e-12)).all()

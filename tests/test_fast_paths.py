@@ -1,0 +1,192 @@
+"""The speed work's shortcuts give the same numbers as the plain computations.
+
+Each shortcut of the training step (class indices instead of one-hot targets,
+one softmax shift per batch, blocked optimizer updates with the L2 gradient
+folded in, chunked gathering of shuffled rows, ReLU against a zero array) is
+compared here with the straightforward computation it replaces, on inputs
+chosen to reach its edge cases (block boundaries, logits too spread for one
+shift, non-contiguous arrays, float32).
+"""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import skmlp._training
+from skmlp import BackpropClassifier, BackpropRegressor
+from skmlp._activations import _MAX_ZEROS, ReLU
+from skmlp._blocked import BLOCK, add_scaled, blocks
+from skmlp._losses import SoftmaxLogLoss, log_softmax
+from skmlp._optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
+
+# --------------------------------------------------------------------- softmax
+
+
+def reference_softmax_loss(z, labels, sample_weight):
+    """Row-max-shifted log-softmax, clipped as scikit-learn clips probabilities."""
+    eps = np.finfo(z.dtype).eps
+    log_p = log_softmax(z.astype(np.float64))
+    log_p = np.clip(log_p, np.log(eps), np.log1p(-eps))
+    per = -log_p[np.arange(len(z)), labels]
+    Y = np.eye(z.shape[1])[labels]
+    grad = np.exp(log_softmax(z.astype(np.float64))) - Y
+    if sample_weight is None:
+        return per.sum(), grad
+    return sample_weight @ per, grad * sample_weight[:, None]
+
+
+def logits(kind, dtype, n=37, k=6, seed=0):
+    rng = np.random.RandomState(seed)
+    z = rng.normal(scale=3.0, size=(n, k))
+    if kind == "spread":  # one shift for the batch would underflow some rows
+        z[::3] -= 2000.0 if dtype == np.float64 else 200.0
+    if kind == "huge":  # exp(z) alone would overflow
+        z += 5000.0 if dtype == np.float64 else 500.0
+    return z.astype(dtype), rng.randint(k, size=n)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", ["plain", "spread", "huge"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("targets", ["labels", "one_hot", "soft"])
+def test_softmax_log_loss_matches_row_max_reference(dtype, kind, weighted, targets):
+    z, labels = logits(kind, dtype)
+    sw = np.random.RandomState(1).uniform(0.5, 2, len(z)) if weighted else None
+    expected_value, expected_grad = reference_softmax_loss(z, labels, sw)
+    one_hot = np.eye(z.shape[1], dtype=dtype)[labels]
+    y = {"labels": labels, "one_hot": one_hot, "soft": one_hot}[targets]
+    loss = SoftmaxLogLoss(one_hot=targets != "soft")
+    grad = z.copy()  # aliased, as the network calls it
+    value = loss.loss_and_gradient(grad, y, sw, grad)
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    assert np.isfinite(value) and np.isfinite(grad).all()
+    assert_allclose(value, expected_value, rtol=rtol)
+    assert_allclose(grad, expected_grad, rtol=rtol, atol=10 * np.finfo(dtype).eps)
+    assert grad.dtype == dtype
+
+
+def test_softmax_labels_on_non_contiguous_logits():
+    z, labels = logits("plain", np.float64)
+    wide = np.asfortranarray(z)
+    grad = np.empty_like(wide)
+    loss = SoftmaxLogLoss(one_hot=True)
+    value = loss.loss_and_gradient(wide, labels, None, grad)
+    expected_value, expected_grad = reference_softmax_loss(z, labels, None)
+    assert_allclose(value, expected_value, rtol=1e-12)
+    assert_allclose(grad, expected_grad, rtol=1e-12, atol=1e-15)
+
+
+def test_softmax_training_targets_are_class_indices_only_for_one_hot_rows():
+    Y = np.eye(4)[[0, 3, 1, 1]]
+    assert_array_equal(SoftmaxLogLoss(one_hot=True).training_targets(Y), [0, 3, 1, 1])
+    assert SoftmaxLogLoss(one_hot=False).training_targets(Y) is Y
+
+
+def test_nan_logits_still_give_a_nan_loss():
+    z, labels = logits("plain", np.float64)
+    z[3, 2] = np.nan
+    with np.errstate(invalid="ignore"):
+        value = SoftmaxLogLoss(one_hot=True).loss_and_gradient(z, labels, None, z)
+    assert np.isnan(value)
+
+
+# ------------------------------------------------------------------ optimizers
+OPTIMIZERS = {
+    "sgd": lambda: SGD(0.1, 0.9, True),
+    "sgd-classic": lambda: SGD(0.1, 0.9, False),
+    "adam": lambda: Adam(0.01, 0.9, 0.999, 1e-8),
+    "adamw": lambda: AdamW(0.01, 0.9, 0.999, 1e-8, 0.1, 2 * BLOCK),
+    "rmsprop": lambda: RMSprop(0.01, 0.9, 1e-8),
+    "adagrad": lambda: Adagrad(0.01, 1e-8),
+}
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_folded_l2_equals_adding_it_to_the_gradient_first(name):
+    """Across block boundaries; bit for bit, the same operations in the same order."""
+    rng = np.random.RandomState(0)
+    n, n_l2, l2 = 2 * BLOCK + 123, BLOCK + 7, 0.37
+    assert len(blocks(n)) == 3
+    opt = OPTIMIZERS[name]()
+    p_fold, p_plain = (rng.normal(size=n),) * 2
+    p_fold, p_plain = p_fold.copy(), p_plain.copy()
+    s_fold, s_plain = opt.init_state(p_fold), opt.init_state(p_plain)
+    for _ in range(3):
+        g = rng.normal(size=n)
+        g_plain = g.copy()
+        g_plain[:n_l2] += p_plain[:n_l2] * l2
+        opt.step(p_fold, g.copy(), s_fold, l2, n_l2)
+        opt.step(p_plain, g_plain, s_plain)
+    assert_array_equal(p_fold, p_plain)
+    for key in s_plain.arrays:
+        if key != "scratch":
+            assert_array_equal(s_fold.arrays[key], s_plain.arrays[key])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_blocked_adam_equals_whole_vector_adam(dtype):
+    """The blocked update is the textbook update (scikit-learn's formula)."""
+    rng = np.random.RandomState(0)
+    n = BLOCK + 1000
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
+    p = rng.normal(size=n).astype(dtype)
+    ref, m, v = p.astype(np.float64), np.zeros(n), np.zeros(n)
+    opt = Adam(lr, b1, b2, eps)
+    state = opt.init_state(p)
+    for t in range(1, 6):
+        g = rng.normal(size=n).astype(dtype)
+        opt.step(p, g.copy(), state)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g.astype(np.float64) ** 2
+        step = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+        ref -= step * m / (np.sqrt(v) + eps)
+    assert p.dtype == dtype
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    assert_allclose(p, ref, rtol=rtol, atol=rtol)
+
+
+def test_add_scaled_stops_at_n():
+    y, x = np.zeros(BLOCK + 10), np.ones(BLOCK + 10)
+    add_scaled(y, x, 2.0, BLOCK + 3, np.empty(BLOCK))
+    assert_array_equal(y[: BLOCK + 3], 2.0)
+    assert_array_equal(y[BLOCK + 3 :], 0.0)
+
+
+# ---------------------------------------------------------------------- gather
+@pytest.mark.parametrize("Est", [BackpropClassifier, BackpropRegressor])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_chunked_gather_gives_the_batch_by_batch_fit(Est, weighted, monkeypatch):
+    """Gathering several mini-batches at once changes nothing in the fit."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(203, 5))
+    y = (
+        (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+        if Est is BackpropClassifier
+        else X[:, 0]
+    )
+    sw = rng.uniform(0.5, 2, len(X)) if weighted else None
+    params = dict(hidden_layer_sizes=(7,), batch_size=20, max_iter=3, random_state=0)
+
+    def fit(gather_bytes):
+        monkeypatch.setattr(skmlp._training, "GATHER_BYTES", gather_bytes)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Est(**params).fit(X, y, sample_weight=sw)
+
+    one_batch, several = fit(1), fit(3 * 20 * 5 * 8 + 1)
+    whole = fit(1 << 30)
+    for other in (several, whole):
+        assert_array_equal(other.loss_curve_, one_batch.loss_curve_)
+        for a, b in zip(other.coefs_, one_batch.coefs_, strict=True):
+            assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------------ relu
+@pytest.mark.parametrize("size", [10, _MAX_ZEROS + 1])
+def test_relu_forward_small_and_large(size):
+    z = np.random.RandomState(0).normal(size=(size, 1))
+    expected = np.where(z > 0, z, 0.0)
+    out = ReLU().forward(z.copy())
+    assert_array_equal(out, expected)
