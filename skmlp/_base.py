@@ -169,7 +169,14 @@ class BaseBackprop(BaseEstimator, ABC):
     # ------------------------------------------------------------------ hooks
     @abstractmethod
     def _validate_input(self, X, y, incremental, reset):
-        """Validate ``X, y``; return ``X`` and the encoded 2-D target ``Y``."""
+        """Validate ``X, y``; return ``X`` and the encoded target ``Y``.
+
+        ``Y`` is 2-D, except class indices (1-D) for a multiclass softmax.
+        """
+
+    def _n_outputs(self, Y) -> int:
+        """Units of the output layer for the encoded targets ``Y``."""
+        return Y.shape[1]
 
     @abstractmethod
     def _make_loss(self, Y) -> Loss:
@@ -251,7 +258,7 @@ class BaseBackprop(BaseEstimator, ABC):
             y, sample_weight, incremental, X.dtype
         )
         val = self._validate_validation_set(*val) if val else None
-        layout = Layout([X.shape[1], *hidden, Y.shape[1]])
+        layout = Layout([X.shape[1], *hidden, self._n_outputs(Y)])
         loss = self._make_loss(Y)
         network = Network(layout, activations, loss, dropout)
         state = self._start_state(layout, X.dtype, first_pass, val is not None)
@@ -272,7 +279,7 @@ class BaseBackprop(BaseEstimator, ABC):
                     network,
                     state,
                     X,
-                    loss.training_targets(Y),
+                    Y,
                     sample_weight,
                     alpha=self.alpha,
                     max_iter=self.max_iter,
@@ -445,7 +452,7 @@ class BaseBackprop(BaseEstimator, ABC):
             self._schedule(),
             state,
             X,
-            network.loss.training_targets(Y),
+            Y,
             sample_weight,
             cfg,
             validation,

@@ -205,7 +205,15 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         return X, self._encode(y, X.dtype)
 
     def _encode(self, y, dtype):
-        """One-hot / indicator targets, label-smoothed if asked."""
+        """Targets as the loss takes them.
+
+        Class indices for a multiclass softmax without label smoothing (a
+        tenth of the memory of one-hot rows for ten classes, and nothing to
+        gather per mini-batch but the indices); otherwise one-hot / indicator
+        rows, label-smoothed if asked.
+        """
+        if self._is_multiclass() and not self.label_smoothing:
+            return _class_indices(self.classes_, np.asarray(y))
         Y = self._label_binarizer.transform(y).astype(dtype)
         eps = self.label_smoothing
         if eps:
@@ -256,6 +264,9 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             return weights.astype(dtype, copy=False)
         return sample_weight * weights
 
+    def _n_outputs(self, Y) -> int:
+        return len(self.classes_) if Y.ndim == 1 else Y.shape[1]
+
     def _make_loss(self, Y):
         if self._is_multiclass():
             return SoftmaxLogLoss(one_hot=not self.label_smoothing)
@@ -270,6 +281,8 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         return accuracy_score(y_true, y_pred, sample_weight=sample_weight)
 
     def _decode(self, scores):
+        if scores.ndim == 1:  # class indices (see _encode)
+            return self.classes_[scores]
         if scores.shape[1] == 1:
             scores = scores.ravel()
         return self._label_binarizer.inverse_transform(scores)
@@ -406,3 +419,12 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def _class_indices(classes: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Index of each label of ``y`` in the sorted ``classes`` (all present)."""
+    y = y.ravel()
+    if y.dtype.kind in "biufUS" and classes.dtype.kind in "biufUS":
+        return np.searchsorted(classes, y).astype(np.intp, copy=False)
+    index = {c: i for i, c in enumerate(classes.tolist())}
+    return np.fromiter((index[v] for v in y.tolist()), dtype=np.intp, count=len(y))

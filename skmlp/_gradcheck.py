@@ -103,11 +103,12 @@ def _objective(estimator, X, y, sample_weight):
     # a fitted model keeps its label encoding and feature count
     X, Y = est._validate_input(X, y, incremental=fitted, reset=not fitted)
     X = X.astype(np.float64)
-    Y = Y.astype(np.float64)
+    if Y.dtype.kind == "f":  # class indices stay integers
+        Y = Y.astype(np.float64)
     sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     sw = est._training_sample_weight(y, sw, False, np.float64)
     hidden = est._hidden_layer_sizes()
-    layout = Layout([X.shape[1], *hidden, Y.shape[1]])
+    layout = Layout([X.shape[1], *hidden, est._n_outputs(Y)])
     activations = hidden_activations(est.activation, len(hidden))
     network = Network(layout, activations, est._make_loss(Y))
     if hasattr(estimator, "coefs_"):

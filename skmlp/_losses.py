@@ -66,14 +66,6 @@ class Loss:
         """Map raw outputs to predictions (probabilities or means), in place."""
         return z
 
-    def training_targets(self, Y):
-        """The targets as :meth:`loss_and_gradient` takes them fastest.
-
-        ``Y`` itself here; a loss may return a compact equivalent (see
-        :meth:`SoftmaxLogLoss.training_targets`).
-        """
-        return Y
-
     def loss_and_gradient(self, z, y, sample_weight, grad) -> float:
         """Return the weighted sum of losses and write ``dL/dz`` into ``grad``.
 
@@ -81,8 +73,9 @@ class Loss:
         ----------
         z : ndarray of shape (n_samples, n_outputs)
             Raw network output. ``grad`` may be the same array.
-        y : ndarray of shape (n_samples, n_outputs)
-            Targets (one-hot or indicator matrix for classification).
+        y : ndarray of shape (n_samples, n_outputs) or (n_samples,)
+            Targets: one-hot or indicator rows for classification, or class
+            indices for :class:`SoftmaxLogLoss`.
         sample_weight : ndarray of shape (n_samples,) or None
         grad : ndarray of shape (n_samples, n_outputs)
             Receives ``sample_weight[i] * dL_i/dz_i``.
@@ -147,7 +140,8 @@ class SoftmaxLogLoss(Loss):
     ----------
     one_hot : bool, default=False
         Promise that every target row is one-hot, which allows a faster value
-        computation from the true class's log-probability alone.
+        computation from the true class's log-probability alone. Targets given
+        as class indices (a 1-D ``y``) are one-hot by nature.
 
     Notes
     -----
@@ -164,17 +158,6 @@ class SoftmaxLogLoss(Loss):
 
     def predict(self, z):
         return softmax(z)
-
-    def training_targets(self, Y):
-        """Class indices instead of one-hot rows, when every row is one-hot.
-
-        Indices take ``1 / n_classes`` of the memory, cost nothing to gather per
-        mini-batch, and let :meth:`loss_and_gradient` read each row's true
-        logit directly.
-        """
-        if not self.one_hot or Y.ndim != 2:
-            return Y
-        return Y.argmax(axis=1).astype(np.intp)
 
     def loss_and_gradient(self, z, y, sample_weight, grad):
         n, k = z.shape

@@ -113,7 +113,7 @@ def _batches(n: int, batch_size: int):
 #: are copied by one ``take`` and then sliced as views, which saves NumPy calls
 #: per mini-batch while keeping working memory bounded (a constant times the
 #: mini-batch, never the data set).
-GATHER_BYTES = 1 << 20
+GATHER_BYTES = 128 << 10
 
 
 class _Gatherer:
@@ -177,18 +177,19 @@ def _clip_norm(grad: np.ndarray, max_norm: float) -> None:
 
 
 def run_epoch(
-    network: Network, optimizer, state: FitState, X, Y, sw, cfg, gather=None
+    network: Network, optimizer, state: FitState, X, Y, sw, cfg, gather=None, grad=None
 ) -> float:
     """One pass over the data; return the epoch's mean loss (non-finite on divergence).
 
     The loss is accumulated as scikit-learn does (each mini-batch's mean loss
     times its number of rows). The epoch stops at the first non-finite
     mini-batch loss, leaving the parameters as they were before that batch.
-    ``gather`` is the :class:`_Gatherer` of earlier epochs, if any, whose
-    buffers are reused.
+    ``gather`` (a :class:`_Gatherer`) and ``grad`` (a gradient buffer) are
+    those of earlier epochs, if any, reused.
     """
     n = X.shape[0]
-    grad = np.empty_like(state.params)
+    if grad is None:
+        grad = np.empty_like(state.params)
     opt_state = state.optimizer_state
     shuffle = cfg.shuffle and cfg.batch_size < n
     if shuffle:
@@ -319,7 +320,7 @@ def fit_stochastic(
     if early_stopping and state.best_params is None:
         state.best_params = state.params.copy()
     opt_state = state.optimizer_state
-    gather = None
+    gather, grad = None, np.empty_like(state.params)
     if cfg.shuffle and cfg.batch_size < X.shape[0]:
         gather = _Gatherer((X, Y, sw), cfg.batch_size, X.shape[0])
     try:
@@ -328,7 +329,7 @@ def fit_stochastic(
                 opt_state.learning_rate, state.epochs
             )
             opt_state.lr_scale = warmup_factor(state.epochs, cfg.warmup_epochs)
-            loss = run_epoch(network, optimizer, state, X, Y, sw, cfg, gather)
+            loss = run_epoch(network, optimizer, state, X, Y, sw, cfg, gather, grad)
             state.n_iter += 1
             state.epochs += 1
             state.loss = loss

@@ -76,12 +76,6 @@ def test_softmax_labels_on_non_contiguous_logits():
     assert_allclose(grad, expected_grad, rtol=1e-12, atol=1e-15)
 
 
-def test_softmax_training_targets_are_class_indices_only_for_one_hot_rows():
-    Y = np.eye(4)[[0, 3, 1, 1]]
-    assert_array_equal(SoftmaxLogLoss(one_hot=True).training_targets(Y), [0, 3, 1, 1])
-    assert SoftmaxLogLoss(one_hot=False).training_targets(Y) is Y
-
-
 def test_nan_logits_still_give_a_nan_loss():
     z, labels = logits("plain", np.float64)
     z[3, 2] = np.nan

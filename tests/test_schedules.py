@@ -186,12 +186,12 @@ def step_sizes(monkeypatch):
     record = []
     original = skmlp._training.run_epoch
 
-    def spy(network, optimizer, state, X, Y, sw, cfg, gather=None):
+    def spy(network, optimizer, state, X, Y, sw, cfg, *buffers):
         opt_state = state.optimizer_state
         record.append(
             (opt_state.learning_rate, opt_state.lr_scale, opt_state.step_size)
         )
-        return original(network, optimizer, state, X, Y, sw, cfg, gather)
+        return original(network, optimizer, state, X, Y, sw, cfg, *buffers)
 
     monkeypatch.setattr(skmlp._training, "run_epoch", spy)
     return record
