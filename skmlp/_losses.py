@@ -10,6 +10,8 @@ and writes the weighted per-sample gradients; dividing by the total weight is
 the caller's job, done once (see :mod:`skmlp._network`).
 """
 
+import functools
+
 import numpy as np
 from scipy.special import expit, xlogy
 
@@ -161,18 +163,20 @@ class SoftmaxLogLoss(Loss):
 
     def loss_and_gradient(self, z, y, sample_weight, grad):
         n, k = z.shape
-        eps = np.finfo(z.dtype).eps
-        lo, hi = np.log(eps), np.log1p(-eps)
-        labels = y if y.ndim == 1 else None
-        if labels is not None or self.one_hot:
+        lo, hi = _LOG_CLIP[z.dtype.char]
+        if y.ndim == 1:  # class indices
             # the true class's log-probability is all the value needs; read it
             # before grad (which may be z itself) is overwritten
-            true_logit = (
-                _take_rows(z, labels)
-                if labels is not None
-                else np.einsum("ij,ij->i", z, y)
-            )
-            shift, norm = _shifted_exp(z, grad)
+            if z.flags.c_contiguous and grad.flags.c_contiguous:
+                true_at = _row_offsets(n, k) + y  # flat index of z[i, y[i]]
+                true_logit = z.reshape(-1).take(true_at)
+            else:
+                true_at = (np.arange(n), y)
+                true_logit = z[true_at]
+        elif self.one_hot:
+            true_logit = np.einsum("ij,ij->i", z, y)
+        shift, norm = _shifted_exp(z, grad)
+        if y.ndim == 1 or self.one_hot:
             log_p = np.subtract(true_logit, shift, out=true_logit)
             log_p -= np.log(norm)
             np.maximum(log_p, lo, out=log_p)
@@ -181,35 +185,36 @@ class SoftmaxLogLoss(Loss):
                 log_p.sum() if sample_weight is None else sample_weight @ log_p
             )
         else:
-            shift, norm = _shifted_exp(z, grad)
             log_p = np.log(grad)  # exp(z - shift) is never 0 for a row's maximum
             log_p -= np.log(norm)[:, None]
             np.clip(log_p, lo, hi, out=log_p)
             value = -_row_weighted_sum(log_p * y, sample_weight)
         grad /= norm[:, None]
         # softmax probabilities minus targets: the canonical gradient
-        if labels is None:
+        if y.ndim == 2:
             grad -= y
-        elif grad.flags.c_contiguous:
-            flat = grad.reshape(-1)
-            flat[_row_offsets(n, k) + labels] -= 1
+        elif isinstance(true_at, tuple):
+            grad[true_at] -= 1
         else:
-            grad[np.arange(n), labels] -= 1
+            flat = grad.reshape(-1)
+            flat[true_at] -= 1
         _apply_weight(grad, sample_weight)
         return value
 
 
+@functools.lru_cache(maxsize=16)
 def _row_offsets(n: int, k: int) -> np.ndarray:
     """Flat index of each row's first entry in a C-ordered ``(n, k)`` array."""
-    return np.arange(0, n * k, k)
+    offsets = np.arange(0, n * k, k)
+    offsets.flags.writeable = False
+    return offsets
 
 
-def _take_rows(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """``z[i, labels[i]]`` for every row ``i``, as a new array."""
-    n, k = z.shape
-    if z.flags.c_contiguous:
-        return z.reshape(-1).take(_row_offsets(n, k) + labels)
-    return z[np.arange(n), labels]
+@functools.lru_cache(maxsize=16)
+def _ones(k: int, char: str) -> np.ndarray:
+    ones = np.ones(k, dtype=char)
+    ones.flags.writeable = False
+    return ones
 
 
 def _shifted_exp(z: np.ndarray, out: np.ndarray):
@@ -222,18 +227,25 @@ def _shifted_exp(z: np.ndarray, out: np.ndarray):
     row keeps a term above ``exp(-span)``, far from underflow. ``shift`` is
     then a scalar, else a column of row maxima.
     """
-    hi, lo = z.max(), z.min()
-    if hi - lo < _SAFE_SPAN[z.dtype.char]:
+    hi = z.max()
+    if hi - z.min() < _SAFE_SPAN[z.dtype.char]:
+        np.subtract(z, hi, out=out)
         shift = hi
     else:  # also where z holds inf or NaN: they propagate as before
         shift = z.max(axis=1)
-    np.subtract(z, shift if np.ndim(shift) == 0 else shift[:, None], out=out)
+        np.subtract(z, shift[:, None], out=out)
     np.exp(out, out=out)
-    norm = np.dot(out, np.ones(z.shape[1], dtype=out.dtype))
+    norm = np.dot(out, _ones(z.shape[1], out.dtype.char))
     return shift, norm
 
 
 _SAFE_SPAN = {c: 0.8 * -float(np.log(np.finfo(c).tiny)) for c in np.typecodes["Float"]}
+#: log(eps) and log(1 - eps): the log-probabilities of probabilities clipped
+#: to [eps, 1 - eps] as scikit-learn clips them
+_LOG_CLIP = {
+    c: (np.log(np.finfo(c).eps), np.log1p(-np.finfo(c).eps))
+    for c in np.typecodes["Float"]
+}
 
 
 class SigmoidLogLoss(Loss):
