@@ -184,3 +184,30 @@ def test_relu_forward_small_and_large(size):
     expected = np.where(z > 0, z, 0.0)
     out = ReLU().forward(z.copy())
     assert_array_equal(out, expected)
+
+
+# ------------------------------------------------------------------ prediction
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_prediction_in_row_blocks_equals_one_block(sparse, dtype, monkeypatch):
+    import warnings
+
+    import scipy.sparse as sp
+
+    import skmlp._network
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 4)).astype(dtype)
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = BackpropClassifier(hidden_layer_sizes=(7, 5), max_iter=5).fit(X, y)
+    Xp = rng.normal(size=(1000, 4)).astype(dtype)
+    if sparse:
+        Xp = sp.csr_matrix(Xp)
+    whole = est.predict_proba(Xp)  # 1000 rows: one block
+    monkeypatch.setattr(skmlp._network, "PREDICT_BLOCK_ENTRIES", 7 * 64)
+    blocked = est.predict_proba(Xp)  # blocks of 64 rows, the last one short
+    assert blocked.dtype == whole.dtype == dtype
+    assert_allclose(blocked, whole, rtol=1e-12 if dtype == np.float64 else 1e-6)
+    assert_array_equal(est.predict(Xp), est.classes_[whole.argmax(axis=1)])

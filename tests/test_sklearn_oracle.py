@@ -646,7 +646,8 @@ def test_lbfgs_convergence_warning(Ours, limit):
     assert len(theirs) == 1
     assert theirs[0].startswith("lbfgs failed to converge after")
     assert ours == theirs
-    with pytest.warns(ConvergenceWarning, match=re.escape(theirs[0][:40])):
+    # unseeded: the iteration count in the message may differ from the above
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge after"):
         Ours(**params).fit(X, y)
 
 
