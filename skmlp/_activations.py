@@ -18,18 +18,23 @@ _ZEROS: dict = {}
 
 
 def _zeros_for(z: np.ndarray):
-    """A read-only array of zeros shaped like ``z`` (cached), or 0 for large ``z``."""
-    if z.size > _MAX_ZEROS:
+    """Read-only zeros shaped like ``z`` (cached), or 0 for large ``z``.
+
+    One array per (row length, dtype) is kept, as many rows as the most asked
+    for; fewer rows are a view of its first ones.
+    """
+    if z.size > _MAX_ZEROS or z.ndim != 2:
         return 0
-    key = (z.shape, z.dtype)
+    rows, cols = z.shape
+    key = (cols, z.dtype)
     zeros = _ZEROS.get(key)
-    if zeros is None:
+    if zeros is None or zeros.shape[0] < rows:
         if len(_ZEROS) >= 8:
             _ZEROS.clear()
         zeros = np.zeros(z.shape, dtype=z.dtype)
         zeros.flags.writeable = False
         _ZEROS[key] = zeros
-    return zeros
+    return zeros[:rows]
 
 
 class Activation:

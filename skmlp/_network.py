@@ -172,12 +172,16 @@ class Network:
         self._scratch_buf = None  # one block, for the L2 gradient
 
     def _batch_buffers(self, n: int, dtype):
-        """Per-layer activation, pre-activation and delta buffers for ``n`` rows."""
-        key = (n, np.dtype(dtype))
-        bufs = self._buffers.get(key)
-        if bufs is None:
-            if len(self._buffers) >= 2:  # full batches and one short last batch
-                self._buffers.clear()
+        """Per-layer activation, pre-activation and delta buffers for ``n`` rows.
+
+        Buffers are allocated for the largest batch seen; a shorter batch (the
+        last one of an epoch) gets views of their first ``n`` rows, which are
+        contiguous too.
+        """
+        dtype = np.dtype(dtype)
+        full = self._buffers.get(dtype)
+        if full is None or full[0] < n:
+            self._buffers.clear()
             units = self.layout.layer_units[1:]
             acts = [np.empty((n, u), dtype=dtype) for u in units]
             deltas = [np.empty((n, u), dtype=dtype) for u in units[:-1]]
@@ -186,8 +190,17 @@ class Network:
                 for u, act in zip(units, self.activations, strict=False)
             ]
             ones = np.ones(n, dtype=dtype)  # intercept gradients as one GEMV
-            bufs = self._buffers[key] = (acts, deltas, pre, ones)
-        return bufs
+            full = self._buffers[dtype] = (n, (acts, deltas, pre, ones))
+        rows, bufs = full
+        if n == rows:
+            return bufs
+        acts, deltas, pre, ones = bufs
+        return (
+            [a[:n] for a in acts],
+            [d[:n] for d in deltas],
+            [None if p is None else p[:n] for p in pre],
+            ones[:n],
+        )
 
     def _views(self, flat: np.ndarray):
         """Per-layer views of ``flat``, cached for the arrays a fit reuses."""
