@@ -155,4 +155,3 @@ def _unlink_sklearn_refs(app, what, name, obj, options, lines):
 def setup(app):
     # before numpydoc (priority 500) sees the lines
     app.connect("autodoc-process-docstring", _unlink_sklearn_refs, priority=400)
-

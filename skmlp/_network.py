@@ -72,11 +72,12 @@ class Layout:
 
 
 #: Largest per-batch matrix product (multiply-adds) still run on one BLAS thread.
-#: Below it, waking BLAS worker threads costs more than it saves (on a busy
-#: machine threaded small products were 5-20x slower). The digits benchmark's
-#: 200 x 64 x 100 products (1.28M) are just above it: on an idle 2-core machine
-#: its GEMMs took 0.53 s on one thread and 0.43 s on two.
-SINGLE_THREAD_MACS = 1_000_000
+#: Below it, waking BLAS worker threads costs more than it saves: on a busy
+#: machine threaded small products were 5-20x slower. The digits benchmark
+#: (200 x 64 x 100 = 1.28M) is below it: its bare GEMMs take 0.53 s on one
+#: thread and 0.43 s on two, but whole fits took the same median time either
+#: way (1.36 vs 1.37 s over 6 interleaved runs) and varied more on two.
+SINGLE_THREAD_MACS = 4_000_000
 
 
 def blas_threads_for(layout: Layout, batch_size: int):
