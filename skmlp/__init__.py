@@ -2,7 +2,12 @@
 
 from skmlp._classifier import BackpropClassifier
 from skmlp._gradcheck import GradientReport, check_gradients
+from skmlp._network import blas_controller
 from skmlp._regressor import BackpropRegressor
+
+# find the BLAS libraries once, now that NumPy's and SciPy's are loaded, rather
+# than in every fit of a small network (see skmlp._network.blas_controller)
+blas_controller()
 
 __all__ = [
     "BackpropClassifier",
