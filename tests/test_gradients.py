@@ -24,7 +24,7 @@ import zlib
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy.special import erfc
+from _reference import REFERENCE_ACTIVATIONS
 
 from skmlp._activations import ACTIVATIONS
 from skmlp._losses import (
@@ -182,21 +182,6 @@ def _ref_loss_kinks(loss_cls, params, z, y):
     if loss_cls is Huber:
         return [np.abs(z - y) - params.get("delta", 1.0)]
     return []
-
-
-REFERENCE_ACTIVATIONS = {
-    "identity": lambda z: z,
-    "logistic": lambda z: 1 / (1 + np.exp(-z)),
-    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
-    "tanh": np.tanh,
-    "relu": lambda z: np.maximum(z, 0),
-    "softplus": lambda z: np.log1p(np.exp(z)),
-    "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
-    "elu": lambda z: np.where(z > 0, z, np.exp(np.minimum(z, 0)) - 1),
-    # exact GELU: z Phi(z), Phi(z) = erfc(-z / sqrt 2) / 2 (no cancellation for z < 0)
-    "gelu": lambda z: z * 0.5 * erfc(-z / np.sqrt(2)),
-    "silu": lambda z: z / (1 + np.exp(-z)),
-}
 
 
 def _reference_loss(loss_cls, params):

@@ -12,8 +12,9 @@ import warnings
 
 import numpy as np
 import pytest
+from _reference import REFERENCE_ACTIVATIONS
 from numpy.testing import assert_allclose, assert_array_equal
-from scipy.special import erf, expit
+from scipy.special import expit
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import log_loss
@@ -81,18 +82,7 @@ def softmax(z):
 
 
 # the activations written out independently of skmlp._activations
-FORMULAS = {
-    "identity": lambda z: z,
-    "logistic": lambda z: 1 / (1 + np.exp(-z)),
-    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
-    "tanh": np.tanh,
-    "relu": lambda z: np.maximum(z, 0),
-    "softplus": lambda z: np.log1p(np.exp(z)),
-    "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
-    "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
-    "gelu": lambda z: z * 0.5 * (1 + erf(z / np.sqrt(2))),
-    "silu": lambda z: z / (1 + np.exp(-z)),
-}
+FORMULAS = REFERENCE_ACTIVATIONS
 
 
 def manual_forward(est, X, names):
