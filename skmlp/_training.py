@@ -156,6 +156,11 @@ class _Gatherer:
         return a.take(rows, axis=0, out=buf[: len(rows)], mode="clip")
 
 
+def _shuffles(cfg, n: int) -> bool:
+    """Whether epochs visit the rows in a new random order (several batches)."""
+    return cfg.shuffle and cfg.batch_size < n
+
+
 def _minibatches(X, Y, sw, order, batch_size: int, gather):
     """Yield ``(X, Y, sample_weight)`` for each mini-batch, in ``order``."""
     n = X.shape[0]
@@ -191,7 +196,7 @@ def run_epoch(
     if grad is None:
         grad = np.empty_like(state.params)
     opt_state = state.optimizer_state
-    shuffle = cfg.shuffle and cfg.batch_size < n
+    shuffle = _shuffles(cfg, n)
     if shuffle:
         if state.sample_idx is None or len(state.sample_idx) != n:
             # int32 where it fits: half the memory, the same shuffle draws
@@ -322,7 +327,7 @@ def fit_stochastic(
         state.best_params = state.params.copy()
     opt_state = state.optimizer_state
     gather, grad = None, np.empty_like(state.params)
-    if cfg.shuffle and cfg.batch_size < X.shape[0]:
+    if _shuffles(cfg, X.shape[0]):
         gather = _Gatherer((X, Y, sw), cfg.batch_size, X.shape[0])
     try:
         for _ in range(cfg.max_iter):
