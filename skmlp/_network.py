@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
-from skmlp._blocked import BLOCK, add_scaled, block_scratch
+from skmlp._blocked import add_scaled, block_len, block_scratch
 from skmlp._losses import Loss
 
 
@@ -228,7 +228,8 @@ class Network:
     def _add_l2_gradient(self, g_w: np.ndarray, w: np.ndarray, scale: float):
         """``g_w += scale * w``, block by block through a reused scratch block."""
         buf = self._scratch_buf
-        if buf is None or buf.dtype != w.dtype or buf.size < min(BLOCK, w.size):
+        size = min(block_len(w.dtype), w.size)
+        if buf is None or buf.dtype != w.dtype or buf.size < size:
             buf = self._scratch_buf = block_scratch(w)
         add_scaled(g_w, w, scale, w.size, buf)
 
@@ -248,7 +249,7 @@ class Network:
         *,
         alpha_l1: float = 0.0,
         rng=None,
-        l2_in_grad: bool = True,
+        fold_l2: bool = False,
     ) -> float:
         """Return the regularised mean loss and write its gradient into ``grad``.
 
@@ -269,10 +270,12 @@ class Network:
             L1 penalty strength, scaled like ``alpha``.
         rng : numpy.random.RandomState, optional
             Source of dropout masks; without it dropout is off.
-        l2_in_grad : bool, default=True
-            When False, the L2 penalty counts in the returned value but its
-            gradient ``alpha / S * w`` is left out of ``grad``: the caller
-            folds it into the optimizer step (one pass over memory fewer).
+        fold_l2 : bool, default=False
+            When True, the L2 penalty is left out of both the returned value
+            and ``grad``: the caller folds its gradient ``alpha / S * w`` into
+            the optimizer step and adds its value ``alpha / 2 * ||w||^2 / S``
+            from the sum of squares the step takes on the way (two passes over
+            the weights fewer).
 
         Notes
         -----
@@ -337,10 +340,9 @@ class Network:
 
         w = params[: layout.n_coef]
         penalty = 0.0
-        if alpha:
+        if alpha and not fold_l2:
             penalty += 0.5 * alpha * float(np.dot(w, w))
-            if l2_in_grad:
-                self._add_l2_gradient(grad[: layout.n_coef], w, alpha / sw_sum)
+            self._add_l2_gradient(grad[: layout.n_coef], w, alpha / sw_sum)
         if alpha_l1:
             penalty += alpha_l1 * float(np.abs(w).sum())
             grad[: layout.n_coef] += (alpha_l1 / sw_sum) * np.sign(w)

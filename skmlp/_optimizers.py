@@ -6,11 +6,12 @@ by :meth:`init_state` and kept by the estimator across ``warm_start`` fits and
 ``partial_fit`` calls. Every update is a handful of whole-vector in-place NumPy
 operations, rounded exactly as scikit-learn's per-layer updates are.
 
-Updates run block by block (:data:`skmlp._blocked.BLOCK` entries at a time), so that the
-handful of passes an update makes over each block hit the CPU cache instead of
-main memory, and the scratch space is one block, not one parameter vector. An
-L2 penalty's gradient ``l2 * w`` can be folded into the same pass (see
-:meth:`_Optimizer.step`), which saves two more passes over memory per step.
+Updates run block by block (:data:`skmlp._blocked.BLOCK_BYTES` of each array at
+a time), so that the handful of passes an update makes over each block hit the
+CPU cache instead of main memory, and the scratch space is one block, not one
+parameter vector. An L2 penalty's gradient ``l2 * w`` can be folded into the
+same pass, and its value measured on the way (see :meth:`_Optimizer.step`),
+which saves four passes over the weights per step.
 """
 
 import copy
@@ -37,6 +38,9 @@ class OptimizerState:
         self.lr_scale = 1.0  # warm-up factor, applied on top of the schedule
         self.arrays = arrays
         self.t = 0
+        # ||w||^2 of the weights the last step folded an L2 gradient for,
+        # before that step: the penalty's value, without a pass of its own
+        self.weights_sq = math.nan
 
     @property
     def step_size(self) -> float:
@@ -83,16 +87,21 @@ class _Optimizer:
             first, block by block (the L2 penalty's gradient, folded in).
         n_l2 : int, default=0
             Number of leading entries (the weights) that ``l2`` applies to.
+            With ``l2``, ``state.weights_sq`` receives the sum of squares of
+            ``params[:n_l2]`` before the update, summed block by block in the
+            same pass (the training loop's L2 penalty value).
         """
         state.t += 1
         consts = self._constants(state)
         arrays = [state.arrays[name] for name in self.state_names]
         tmp = state.arrays["scratch"]
-        for block in blocks(params.size):
+        sq = 0.0
+        for block in blocks(params.size, max(1, tmp.size)):
             g, p = grad[block], params[block]
             t = tmp[: block.stop - block.start]
-            fold_l2(g, p, l2, n_l2, block, t)
+            sq += fold_l2(g, p, l2, n_l2, block, t, norm=True)
             self._update(p, g, [a[block] for a in arrays], t, *consts)
+        state.weights_sq = sq if l2 else math.nan
         return grad
 
 
@@ -227,11 +236,14 @@ class AdamW(Adam):
         ``l2`` and ``n_l2`` are as in :meth:`Adam.step`; the L2 gradient is
         taken at the weights before their decay.
         """
+        sq = math.nan
         if l2:
-            add_scaled(grad, params, l2, n_l2, state.arrays["scratch"])
+            sq = add_scaled(grad, params, l2, n_l2, state.arrays["scratch"], norm=True)
         if self.weight_decay:
             params[: self.n_decayed] *= 1 - state.step_size * self.weight_decay
-        return super().step(params, grad, state)
+        grad = super().step(params, grad, state)
+        state.weights_sq = sq
+        return grad
 
 
 class RMSprop(_Optimizer):

@@ -188,7 +188,9 @@ def run_epoch(
 
     The loss is accumulated as scikit-learn does (each mini-batch's mean loss
     times its number of rows). The epoch stops at the first non-finite
-    mini-batch loss, leaving the parameters as they were before that batch.
+    mini-batch loss, leaving the parameters as they were before that batch
+    (or, when the optimizer measured a non-finite L2 penalty during its step,
+    after it; the caller discards them either way).
     ``gather`` (a :class:`_Gatherer`) and ``grad`` (a gradient buffer) are
     those of earlier epochs, if any, reused.
     """
@@ -208,8 +210,9 @@ def run_epoch(
     elif gather is None:
         gather = _Gatherer((X, Y, sw), cfg.batch_size, n)
     dropout_rng = state.rng if cfg.dropout else None
-    # the optimizer adds the L2 gradient in its own pass over the parameters,
-    # unless the full gradient is needed first (clipping) or taken elsewhere (NAG)
+    # the optimizer adds the L2 gradient in its own pass over the parameters and
+    # measures the penalty on the way, unless the full gradient is needed first
+    # (clipping) or taken elsewhere (NAG)
     fuse_l2 = bool(cfg.alpha) and optimizer.fuses_l2 and cfg.max_grad_norm is None
     n_coef = network.layout.n_coef
     accumulated = 0.0
@@ -225,19 +228,26 @@ def run_epoch(
             grad,
             alpha_l1=cfg.alpha_l1,
             rng=dropout_rng,
-            l2_in_grad=not fuse_l2,
+            fold_l2=fuse_l2,
         )
         if not math.isfinite(loss):
             return loss
-        accumulated += loss * Xb.shape[0]
         if cfg.max_grad_norm is not None:
             _clip_norm(grad, cfg.max_grad_norm)
         if fuse_l2:
             weight = Xb.shape[0] if swb is None else float(swb.sum())
             l2 = cfg.alpha / weight if weight else 0.0
             grad = optimizer.step(state.params, grad, opt_state, l2, n_coef)
+            if l2:
+                # the penalty of the weights the gradient was taken at: a
+                # non-finite one means they were already lost (the caller
+                # discards them); the step is not undone
+                loss += 0.5 * cfg.alpha * opt_state.weights_sq / weight
+                if not math.isfinite(loss):
+                    return loss
         else:
             grad = optimizer.step(state.params, grad, opt_state)
+        accumulated += loss * Xb.shape[0]
     return accumulated / n
 
 

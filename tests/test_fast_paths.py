@@ -15,7 +15,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 import skmlp._training
 from skmlp import BackpropClassifier, BackpropRegressor
 from skmlp._activations import _MAX_ZEROS, ReLU
-from skmlp._blocked import BLOCK, add_scaled, blocks
+from skmlp._blocked import BLOCK, add_scaled, block_len, blocks
 from skmlp._losses import SoftmaxLogLoss, log_softmax
 from skmlp._optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
 
@@ -95,21 +95,27 @@ OPTIMIZERS = {
 }
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", OPTIMIZERS)
-def test_folded_l2_equals_adding_it_to_the_gradient_first(name):
+def test_folded_l2_equals_adding_it_to_the_gradient_first(name, dtype):
     """Across block boundaries; bit for bit, the same operations in the same order."""
     rng = np.random.RandomState(0)
-    n, n_l2, l2 = 2 * BLOCK + 123, BLOCK + 7, 0.37
-    assert len(blocks(n)) == 3
+    size = block_len(dtype)
+    n, n_l2, l2 = 2 * size + 123, size + 7, 0.37
+    assert len(blocks(n, size)) == 3
     opt = OPTIMIZERS[name]()
-    p_fold, p_plain = (rng.normal(size=n),) * 2
-    p_fold, p_plain = p_fold.copy(), p_plain.copy()
+    p_fold = rng.normal(size=n).astype(dtype)
+    p_plain = p_fold.copy()
     s_fold, s_plain = opt.init_state(p_fold), opt.init_state(p_plain)
+    assert s_fold.arrays["scratch"].size == size
     for _ in range(3):
-        g = rng.normal(size=n)
+        g = rng.normal(size=n).astype(dtype)
         g_plain = g.copy()
-        g_plain[:n_l2] += p_plain[:n_l2] * l2
+        g_plain[:n_l2] += p_plain[:n_l2] * dtype(l2)
+        w = p_fold[:n_l2].astype(np.float64)
         opt.step(p_fold, g.copy(), s_fold, l2, n_l2)
+        # the penalty's ||w||^2, measured block by block before the update
+        assert s_fold.weights_sq == pytest.approx(w @ w, rel=1e-5)
         opt.step(p_plain, g_plain, s_plain)
     assert_array_equal(p_fold, p_plain)
     for key in s_plain.arrays:
@@ -121,7 +127,8 @@ def test_folded_l2_equals_adding_it_to_the_gradient_first(name):
 def test_blocked_adam_equals_whole_vector_adam(dtype):
     """The blocked update is the textbook update (scikit-learn's formula)."""
     rng = np.random.RandomState(0)
-    n = BLOCK + 1000
+    n = block_len(dtype) + 1000
+    assert len(blocks(n, block_len(dtype))) == 2
     lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
     p = rng.normal(size=n).astype(dtype)
     ref, m, v = p.astype(np.float64), np.zeros(n), np.zeros(n)
