@@ -5,12 +5,15 @@ Usage::
     python benchmarks/run.py [workload ...] [--dtype float32|float64|both]
         [--solver adam|sgd|both] [--reps 3] [--systems gemm,sklearn,torch,skmlp]
         [--threads N] [--no-mem] [--no-predict] [--json PATH]
+    python benchmarks/run.py --scorecard PATH
 
 Prints the machine, then one markdown table per (dtype, solver) with one row per
 workload (median fit seconds of each system, skmlp's ratio to the GEMM-only
 bound, skmlp's speed-up over scikit-learn and PyTorch, and the peak memory of
-one fit of scikit-learn and of skmlp), a memory-detail table, and per dtype a
-``predict_proba`` throughput table. See ``benchmarks/README.md``.
+one fit of scikit-learn and of skmlp), a memory-detail table, per dtype a
+``predict_proba`` throughput table, and last a scorecard against the speed
+issue's targets (``benchmarks/_targets.py``; ``--scorecard results.json``
+prints it again from a saved run). See ``benchmarks/README.md``.
 
 The workloads and timing functions come from the shared reference yardstick
 (``../shared/bench/yardstick.py`` relative to the repository root) when it
@@ -33,6 +36,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _targets import scorecard  # noqa: E402
 
 # before any import can add to it (scikit-learn sets KMP_* variables on import)
 ENV_AT_START = dict(os.environ)
@@ -550,6 +556,11 @@ def parse_args(argv=None):
     )
     p.add_argument("--json", help="also write raw timings to this JSON file")
     p.add_argument(
+        "--scorecard",
+        metavar="JSON",
+        help="print only the scorecard against the targets of a run saved by --json",
+    )
+    p.add_argument(
         "--yardstick",
         help=f"path of the reference yardstick (default {DEFAULT_YARDSTICK})",
     )
@@ -566,6 +577,9 @@ def main(argv=None):
     args = parse_args(argv)
     if args.mem_child:
         return _mem_child(args.mem_child)
+    if args.scorecard:
+        print(scorecard(json.loads(Path(args.scorecard).read_text())))
+        return None
 
     backend, backend_desc = load_backend(args.yardstick, args.vendored)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
@@ -763,6 +777,8 @@ def main(argv=None):
         tmp.cleanup()
         if limiter is not None:
             limiter.restore_original_limits()
+    print("\n## Against the targets\n")
+    print(scorecard(results))
     try:
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"\nload average at end (1/5/15 min): {load}")
