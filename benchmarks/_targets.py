@@ -35,11 +35,11 @@ def _verdict(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
 
-def _check(value, ok, fmt="{:.2f}x"):
-    """``(cell, outcome)``; outcome None when the value is missing."""
+def _check(value, ok):
+    """``(cell, outcome)`` for a ratio; outcome None when the value is missing."""
     if value is None:
         return "–", None
-    return f"{fmt.format(value)} {_verdict(ok)}", ok
+    return f"{value:.2f}x {_verdict(ok)}", ok
 
 
 def _ratio(a, b):
