@@ -337,7 +337,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
 
     def _proba(self, raw):
         if self.out_activation_ == "softmax":
-            return softmax(raw)
+            return softmax(raw, out=raw)  # raw is this call's own array
         return expit(raw, out=raw)
 
     def decision_function(self, X):

@@ -36,11 +36,17 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
     return shifted
 
 
-def softmax(z: np.ndarray) -> np.ndarray:
-    """Return ``softmax(z)`` row-wise, computed without overflow."""
-    e = z - z.max(axis=1, keepdims=True)
-    np.exp(e, out=e)
-    e /= e.sum(axis=1, keepdims=True)
+def softmax(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Return ``softmax(z)`` row-wise, computed without overflow.
+
+    Shifted as :func:`_shifted_exp` shifts (one shift for all rows when that is
+    safe), which spares the slow per-row maximum over short rows. ``out`` may
+    be ``z`` itself.
+    """
+    e = np.empty_like(z) if out is None else out
+    if z.size:
+        _, norm = _shifted_exp(z, e)
+        e /= norm[:, None]
     return e
 
 

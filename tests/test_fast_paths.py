@@ -16,7 +16,7 @@ import skmlp._training
 from skmlp import BackpropClassifier, BackpropRegressor
 from skmlp._activations import _MAX_ZEROS, ReLU
 from skmlp._blocked import BLOCK, add_scaled, block_len, blocks
-from skmlp._losses import SoftmaxLogLoss, log_softmax
+from skmlp._losses import SoftmaxLogLoss, log_softmax, softmax
 from skmlp._optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
 
 # --------------------------------------------------------------------- softmax
@@ -82,6 +82,35 @@ def test_nan_logits_still_give_a_nan_loss():
     with np.errstate(invalid="ignore"):
         value = SoftmaxLogLoss(one_hot=True).loss_and_gradient(z, labels, None, z)
     assert np.isnan(value)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", ["plain", "spread", "huge"])
+@pytest.mark.parametrize("in_place", [False, True])
+def test_softmax_matches_row_max_reference(dtype, kind, in_place):
+    """One batch shift where safe, row maxima where not (``spread``)."""
+    z, _ = logits(kind, dtype)
+    expected = np.exp(log_softmax(z.astype(np.float64)))
+    original = z.copy()
+    p = softmax(z, out=z if in_place else None)
+    assert p.dtype == dtype
+    assert (p is z) == in_place
+    if not in_place:
+        assert_array_equal(z, original)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    assert_allclose(p, expected, rtol=rtol, atol=1e-300)
+    assert_allclose(p.sum(axis=1), 1.0, rtol=rtol)
+
+
+def test_softmax_nan_stays_in_its_row_and_empty_input():
+    z, _ = logits("plain", np.float64)
+    z[4, 1] = np.nan
+    with np.errstate(invalid="ignore"):
+        p = softmax(z)
+    assert np.isnan(p[4]).all()
+    rows = np.arange(len(z)) != 4
+    assert_allclose(p[rows], np.exp(log_softmax(z[rows])), rtol=1e-12)
+    assert softmax(np.empty((0, 3))).shape == (0, 3)
 
 
 # ------------------------------------------------------------------ optimizers
