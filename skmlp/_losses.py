@@ -165,7 +165,7 @@ class SoftmaxLogLoss(Loss):
         self.one_hot = one_hot
 
     def predict(self, z):
-        return softmax(z)
+        return softmax(z, out=z)
 
     def loss_and_gradient(self, z, y, sample_weight, grad):
         n, k = z.shape
