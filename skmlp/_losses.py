@@ -23,9 +23,12 @@ def _row_weighted_sum(per_sample: np.ndarray, sample_weight) -> float:
     return float(sample_weight @ per_sample.sum(axis=1))
 
 
-def _apply_weight(grad: np.ndarray, sample_weight) -> np.ndarray:
+def _apply_weight(grad: np.ndarray, sample_weight, scale=1.0) -> np.ndarray:
+    """``grad *= scale * sample_weight[:, None]``, one pass over ``grad``."""
     if sample_weight is not None:
-        grad *= sample_weight[:, None]
+        grad *= (sample_weight * scale)[:, None]
+    elif scale != 1.0:
+        grad *= scale
     return grad
 
 
@@ -74,8 +77,8 @@ class Loss:
         """Map raw outputs to predictions (probabilities or means), in place."""
         return z
 
-    def loss_and_gradient(self, z, y, sample_weight, grad) -> float:
-        """Return the weighted sum of losses and write ``dL/dz`` into ``grad``.
+    def loss_and_gradient(self, z, y, sample_weight, grad, scale=1.0) -> float:
+        """Return the weighted sum of losses and write ``scale * dL/dz`` into ``grad``.
 
         Parameters
         ----------
@@ -86,7 +89,11 @@ class Loss:
             indices for :class:`SoftmaxLogLoss`.
         sample_weight : ndarray of shape (n_samples,) or None
         grad : ndarray of shape (n_samples, n_outputs)
-            Receives ``sample_weight[i] * dL_i/dz_i``.
+            Receives ``scale * sample_weight[i] * dL_i/dz_i``.
+        scale : float, default=1.0
+            Factor applied to the gradient (not to the returned value) in the
+            same pass as the sample weights: the network passes one over the
+            total weight, which saves it a pass over the output.
         """
         raise NotImplementedError
 
@@ -105,13 +112,13 @@ class SquaredError(Loss):
     name = "squared_error"
     link = "identity"
 
-    def loss_and_gradient(self, z, y, sample_weight, grad):
+    def loss_and_gradient(self, z, y, sample_weight, grad, scale=1.0):
         diff = np.subtract(z, y, out=grad)
         if sample_weight is None:
             value = 0.5 * float(np.vdot(diff, diff))
         else:
             value = 0.5 * float(sample_weight @ np.einsum("ij,ij->i", diff, diff))
-        _apply_weight(diff, sample_weight)
+        _apply_weight(diff, sample_weight, scale)
         return value
 
 
@@ -131,13 +138,13 @@ class Poisson(Loss):
         with np.errstate(over="ignore"):
             return np.exp(z, out=z)
 
-    def loss_and_gradient(self, z, y, sample_weight, grad):
+    def loss_and_gradient(self, z, y, sample_weight, grad, scale=1.0):
         with np.errstate(over="ignore", invalid="ignore"):
             mu = np.exp(z)
             per = xlogy(y, y) - y * z - y + mu
             value = _row_weighted_sum(per, sample_weight)
         np.subtract(mu, y, out=grad)
-        _apply_weight(grad, sample_weight)
+        _apply_weight(grad, sample_weight, scale)
         return value
 
 
@@ -167,7 +174,7 @@ class SoftmaxLogLoss(Loss):
     def predict(self, z):
         return softmax(z, out=z)
 
-    def loss_and_gradient(self, z, y, sample_weight, grad):
+    def loss_and_gradient(self, z, y, sample_weight, grad, scale=1.0):
         n, k = z.shape
         lo, hi = _LOG_CLIP[z.dtype.char]
         if y.ndim == 1:  # class indices
@@ -185,8 +192,7 @@ class SoftmaxLogLoss(Loss):
         if y.ndim == 1 or self.one_hot:
             log_p = np.subtract(true_logit, shift, out=true_logit)
             log_p -= np.log(norm)
-            np.maximum(log_p, lo, out=log_p)
-            np.minimum(log_p, hi, out=log_p)
+            np.clip(log_p, lo, hi, out=log_p)
             value = -float(
                 log_p.sum() if sample_weight is None else sample_weight @ log_p
             )
@@ -195,16 +201,21 @@ class SoftmaxLogLoss(Loss):
             log_p -= np.log(norm)[:, None]
             np.clip(log_p, lo, hi, out=log_p)
             value = -_row_weighted_sum(log_p * y, sample_weight)
-        grad /= norm[:, None]
-        # softmax probabilities minus targets: the canonical gradient
+        # softmax probabilities minus targets, the canonical gradient, times
+        # scale * sample weight: with class indices, one row factor does the
+        # normalisation, the weights and the scale in a single pass
         if y.ndim == 2:
+            grad /= norm[:, None]
             grad -= y
-        elif isinstance(true_at, tuple):
-            grad[true_at] -= 1
+            _apply_weight(grad, sample_weight, scale)
+            return value
+        row_scale = scale if sample_weight is None else sample_weight * scale
+        grad *= np.divide(row_scale, norm, out=norm)[:, None]
+        if isinstance(true_at, tuple):
+            grad[true_at] -= row_scale
         else:
             flat = grad.reshape(-1)
-            flat[true_at] -= 1
-        _apply_weight(grad, sample_weight)
+            flat[true_at] -= row_scale
         return value
 
 
@@ -271,7 +282,7 @@ class SigmoidLogLoss(Loss):
     def predict(self, z):
         return expit(z, out=z)
 
-    def loss_and_gradient(self, z, y, sample_weight, grad):
+    def loss_and_gradient(self, z, y, sample_weight, grad, scale=1.0):
         eps = np.finfo(z.dtype).eps
         lo, hi = np.log(eps), np.log1p(-eps)
         log_p = log_expit(z)
@@ -283,7 +294,7 @@ class SigmoidLogLoss(Loss):
         value = -_row_weighted_sum(per, sample_weight)
         expit(z, out=grad)
         grad -= y
-        _apply_weight(grad, sample_weight)
+        _apply_weight(grad, sample_weight, scale)
         return value
 
 
@@ -298,11 +309,11 @@ class AbsoluteError(Loss):
 
     name = "absolute_error"
 
-    def loss_and_gradient(self, z, y, sample_weight, grad):
+    def loss_and_gradient(self, z, y, sample_weight, grad, scale=1.0):
         diff = np.subtract(z, y, out=grad)
         value = _row_weighted_sum(np.abs(diff), sample_weight)
         np.sign(diff, out=diff)
-        _apply_weight(diff, sample_weight)
+        _apply_weight(diff, sample_weight, scale)
         return value
 
 
@@ -325,14 +336,14 @@ class Huber(Loss):
     def __init__(self, delta: float = 1.0):
         self.delta = delta
 
-    def loss_and_gradient(self, z, y, sample_weight, grad):
+    def loss_and_gradient(self, z, y, sample_weight, grad, scale=1.0):
         r = np.subtract(z, y, out=grad)
         abs_r = np.abs(r)
         quad = abs_r <= self.delta
         per = np.where(quad, 0.5 * r * r, self.delta * (abs_r - 0.5 * self.delta))
         value = _row_weighted_sum(per, sample_weight)
         np.clip(r, -self.delta, self.delta, out=r)
-        _apply_weight(r, sample_weight)
+        _apply_weight(r, sample_weight, scale)
         return value
 
 
@@ -355,13 +366,13 @@ class Quantile(Loss):
     def __init__(self, quantile: float = 0.5):
         self.quantile = quantile
 
-    def loss_and_gradient(self, z, y, sample_weight, grad):
+    def loss_and_gradient(self, z, y, sample_weight, grad, scale=1.0):
         q = self.quantile
         r = np.subtract(y, z, out=grad)
         per = np.where(r >= 0, q * r, (q - 1) * r)
         value = _row_weighted_sum(per, sample_weight)
         grad[...] = np.where(r > 0, -q, np.where(r < 0, 1 - q, 0.0))
-        _apply_weight(grad, sample_weight)
+        _apply_weight(grad, sample_weight, scale)
         return value
 
 

@@ -318,8 +318,9 @@ class Network:
         # the output buffer becomes the output delta: the raw output is not needed
         # after; scaling it by 1/S here scales every gradient below for free
         delta = acts[last]
-        data_loss = self.loss.loss_and_gradient(delta, Y, sample_weight, delta)
-        delta *= 1.0 / sw_sum
+        data_loss = self.loss.loss_and_gradient(
+            delta, Y, sample_weight, delta, 1.0 / sw_sum
+        )
 
         for i in range(last, -1, -1):
             if i:

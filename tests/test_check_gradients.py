@@ -375,8 +375,8 @@ def test_catches_wrong_derivative_in_one_layer_only(monkeypatch):
 def _scaled_gradient(loss_cls, factor, monkeypatch):
     right = loss_cls.loss_and_gradient
 
-    def wrong(self, z, y, sample_weight, grad):
-        value = right(self, z, y, sample_weight, grad)
+    def wrong(self, z, y, sample_weight, grad, scale=1.0):
+        value = right(self, z, y, sample_weight, grad, scale)
         grad *= factor
         return value
 

@@ -49,7 +49,11 @@ def logits(kind, dtype, n=37, k=6, seed=0):
 @pytest.mark.parametrize("kind", ["plain", "spread", "huge"])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("targets", ["labels", "one_hot", "soft"])
-def test_softmax_log_loss_matches_row_max_reference(dtype, kind, weighted, targets):
+@pytest.mark.parametrize("scale", [1.0, 0.125])
+def test_softmax_log_loss_matches_row_max_reference(
+    dtype, kind, weighted, targets, scale
+):
+    """Value and ``scale * gradient`` as the row-max formula gives them."""
     z, labels = logits(kind, dtype)
     sw = np.random.RandomState(1).uniform(0.5, 2, len(z)) if weighted else None
     expected_value, expected_grad = reference_softmax_loss(z, labels, sw)
@@ -57,11 +61,12 @@ def test_softmax_log_loss_matches_row_max_reference(dtype, kind, weighted, targe
     y = {"labels": labels, "one_hot": one_hot, "soft": one_hot}[targets]
     loss = SoftmaxLogLoss(one_hot=targets != "soft")
     grad = z.copy()  # aliased, as the network calls it
-    value = loss.loss_and_gradient(grad, y, sw, grad)
+    value = loss.loss_and_gradient(grad, y, sw, grad, scale)
     rtol = 1e-12 if dtype == np.float64 else 2e-5
+    atol = 10 * scale * np.finfo(dtype).eps
     assert np.isfinite(value) and np.isfinite(grad).all()
     assert_allclose(value, expected_value, rtol=rtol)
-    assert_allclose(grad, expected_grad, rtol=rtol, atol=10 * np.finfo(dtype).eps)
+    assert_allclose(grad, scale * expected_grad, rtol=rtol, atol=atol)
     assert grad.dtype == dtype
 
 

@@ -543,6 +543,11 @@ def test_loss_gradient_wrt_raw_output(case, weighted):
     assert loss.loss_and_gradient(aliased, y, sw, aliased) == value
     np.testing.assert_array_equal(aliased, grad)
 
+    # ``scale`` multiplies the gradient only (the network passes 1 / total weight)
+    scaled = z.copy()
+    assert loss.loss_and_gradient(scaled, y, sw, scaled, 0.125) == value
+    np.testing.assert_allclose(scaled, 0.125 * grad, rtol=1e-12, atol=1e-16)
+
 
 @pytest.mark.parametrize(
     "loss_cls", [SoftmaxLogLoss, SigmoidLogLoss], ids=lambda c: c.__name__
@@ -586,8 +591,8 @@ def test_checker_detects_wrong_loss_gradient(case, monkeypatch):
     loss = problem.network.loss
     right = loss.loss_and_gradient
 
-    def wrong(z, y, sample_weight, grad):
-        value = right(z, y, sample_weight, grad)
+    def wrong(z, y, sample_weight, grad, scale=1.0):
+        value = right(z, y, sample_weight, grad, scale)
         grad *= 1.01
         return value
 
