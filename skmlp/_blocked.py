@@ -10,6 +10,8 @@ import functools
 
 import numpy as np
 
+from skmlp import _aligned
+
 #: Bytes per array per block. Five blocks (gradient, parameters, two moment
 #: estimates, scratch) take 1.25 MiB, about one core's L2 cache. Of 2k to 64k
 #: float64 entries, 32k (256 KiB) was fastest for Adam on the benchmarks' 235k
@@ -39,7 +41,7 @@ def block_scratch(like: np.ndarray) -> np.ndarray:
     Its length is the block length that block-by-block loops over ``like``
     use (see :func:`add_scaled`, :meth:`skmlp._optimizers._Optimizer.step`).
     """
-    return np.empty(min(block_len(like.dtype), like.size), dtype=like.dtype)
+    return _aligned.empty(min(block_len(like.dtype), like.size), like.dtype)
 
 
 def fold_l2(g, p, l2: float, n_l2: int, block: slice, tmp, norm=False) -> float:

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
+from skmlp import _aligned
 from skmlp._blocked import add_scaled, block_len, block_scratch
 from skmlp._losses import Loss
 
@@ -58,7 +59,7 @@ class Layout:
 
     def pack(self, coefs, intercepts, dtype) -> np.ndarray:
         """Copy weight and intercept arrays into a new flat vector."""
-        flat = np.empty(self.n_params, dtype=dtype)
+        flat = _aligned.empty(self.n_params, dtype)
         views_c, views_i = self.unpack(flat)
         for view, src in zip(
             views_c + views_i, list(coefs) + list(intercepts), strict=True
@@ -108,7 +109,7 @@ def blas_controller() -> ThreadpoolController:
 
 def _dot(a, b, out=None):
     """``a @ b`` for dense or sparse ``a``, into ``out`` when dense."""
-    if sp.issparse(a):
+    if type(a) is not np.ndarray and sp.issparse(a):  # issparse costs ~1 us
         res = np.asarray(a @ b)
         if out is None:
             return res
@@ -183,6 +184,7 @@ class Network:
         self.dropout = list(dropout) if dropout is not None else []
         self._buffers: dict = {}
         self._view_cache: dict = {}
+        self._plans: dict = {}
         self._scratch_buf = None  # one block, for the L2 gradient
 
     def _batch_buffers(self, n: int, dtype):
@@ -196,11 +198,12 @@ class Network:
         full = self._buffers.get(dtype)
         if full is None or full[0] < n:
             self._buffers.clear()
+            self._plans.clear()  # they hold views of the old buffers
             units = self.layout.layer_units[1:]
-            acts = [np.empty((n, u), dtype=dtype) for u in units]
-            deltas = [np.empty((n, u), dtype=dtype) for u in units[:-1]]
+            acts = [_aligned.empty((n, u), dtype) for u in units]
+            deltas = [_aligned.empty((n, u), dtype) for u in units[:-1]]
             pre = [
-                np.empty((n, u), dtype=dtype) if act.needs_input else None
+                _aligned.empty((n, u), dtype) if act.needs_input else None
                 for u, act in zip(units, self.activations, strict=False)
             ]
             ones = np.ones(n, dtype=dtype)  # intercept gradients as one GEMV
@@ -224,6 +227,26 @@ class Network:
                 self._view_cache.clear()
             cached = self._view_cache[id(flat)] = (flat, *self.layout.unpack(flat))
         return cached[1], cached[2]
+
+    def _plan(self, params: np.ndarray, grad: np.ndarray, n: int) -> tuple:
+        """Views of ``params`` and ``grad`` and the buffers for ``n`` rows, cached.
+
+        A fit calls :meth:`loss_and_grad` with the same parameter and gradient
+        arrays and at most two batch lengths (the last batch may be shorter),
+        so everything a step needs besides the data is looked up once per
+        (parameters, gradient, rows), not rebuilt from the layout every step.
+        """
+        key = (id(params), id(grad), n)
+        plan = self._plans.get(key)
+        if plan is None or plan[0] is not params or plan[1] is not grad:
+            if len(self._plans) >= 8:
+                self._plans.clear()
+            coefs, intercepts = self._views(params)
+            g_coefs, g_intercepts = self._views(grad)
+            buffers = self._batch_buffers(n, params.dtype)
+            plan = (params, grad, coefs, intercepts, g_coefs, g_intercepts, *buffers)
+            self._plans[key] = plan
+        return plan
 
     def _add_l2_gradient(self, g_w: np.ndarray, w: np.ndarray, scale: float):
         """``g_w += scale * w``, block by block through a reused scratch block."""
@@ -283,12 +306,10 @@ class Network:
         ``(sum_i s_i L_i + alpha/2 ||W||_2^2 + alpha_l1 ||W||_1) / S``, the L2 part
         being scikit-learn's definition. Intercepts are not penalised.
         """
-        layout = self.layout
-        coefs, intercepts = self._views(params)
-        g_coefs, g_intercepts = self._views(grad)
         n = X.shape[0]
-        acts, deltas, pre, ones = self._batch_buffers(n, params.dtype)
-        last = layout.n_layers - 1
+        plan = self._plan(params, grad, n)
+        _, _, coefs, intercepts, g_coefs, g_intercepts, acts, deltas, pre, ones = plan
+        last = len(coefs) - 1
         sw_sum = n if sample_weight is None else float(sample_weight.sum())
         if sw_sum == 0:  # a mini-batch whose samples all weigh zero teaches nothing
             grad[...] = 0
@@ -339,12 +360,14 @@ class Network:
                     act.backward(acts[i - 1], prev)
                 delta = prev
 
-        w = params[: layout.n_coef]
         penalty = 0.0
-        if alpha and not fold_l2:
-            penalty += 0.5 * alpha * float(np.dot(w, w))
-            self._add_l2_gradient(grad[: layout.n_coef], w, alpha / sw_sum)
-        if alpha_l1:
-            penalty += alpha_l1 * float(np.abs(w).sum())
-            grad[: layout.n_coef] += (alpha_l1 / sw_sum) * np.sign(w)
+        if (alpha and not fold_l2) or alpha_l1:
+            n_coef = self.layout.n_coef
+            w = params[:n_coef]
+            if alpha and not fold_l2:
+                penalty += 0.5 * alpha * float(np.dot(w, w))
+                self._add_l2_gradient(grad[:n_coef], w, alpha / sw_sum)
+            if alpha_l1:
+                penalty += alpha_l1 * float(np.abs(w).sum())
+                grad[:n_coef] += (alpha_l1 / sw_sum) * np.sign(w)
         return (data_loss + penalty) / sw_sum

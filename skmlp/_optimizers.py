@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from skmlp import _aligned
 from skmlp._blocked import add_scaled, block_scratch, blocks, fold_l2
 
 
@@ -48,8 +49,18 @@ class OptimizerState:
         return self.learning_rate * self.lr_scale
 
     def copy(self) -> "OptimizerState":
-        """Deep copy, so that a failed fit cannot touch the stored state."""
-        return copy.deepcopy(self)
+        """Deep copy, so that a failed fit cannot touch the stored state.
+
+        The copied arrays are aligned as freshly created ones are (see
+        :mod:`skmlp._aligned`); a plain deep copy would lose that.
+        """
+        new = copy.deepcopy(self)
+        new.realign()
+        return new
+
+    def realign(self) -> None:
+        """Move any state array that is not aligned to aligned memory."""
+        self.arrays = {name: _aligned.ensure(a) for name, a in self.arrays.items()}
 
 
 def _axpy(x: np.ndarray, y: np.ndarray, a: float, scratch: np.ndarray) -> None:
@@ -95,6 +106,11 @@ class _Optimizer:
         consts = self._constants(state)
         arrays = [state.arrays[name] for name in self.state_names]
         tmp = state.arrays["scratch"]
+        if params.size <= tmp.size:  # one block (small networks): no slicing
+            sq = fold_l2(grad, params, l2, n_l2, slice(0, params.size), tmp, True)
+            self._update(params, grad, arrays, tmp[: params.size], *consts)
+            state.weights_sq = sq if l2 else math.nan
+            return grad
         sq = 0.0
         for block in blocks(params.size, max(1, tmp.size)):
             g, p = grad[block], params[block]
@@ -130,7 +146,10 @@ class SGD(_Optimizer):
 
     def init_state(self, params: np.ndarray) -> OptimizerState:
         """Return a fresh state for ``params``."""
-        arrays = {"velocity": np.zeros_like(params), "scratch": block_scratch(params)}
+        arrays = {
+            "velocity": _aligned.zeros_like(params),
+            "scratch": block_scratch(params),
+        }
         return OptimizerState(self.learning_rate_init, arrays)
 
     def _constants(self, state):
@@ -180,8 +199,8 @@ class Adam(_Optimizer):
     def init_state(self, params: np.ndarray) -> OptimizerState:
         """Return a fresh state for ``params``."""
         arrays = {
-            "m": np.zeros_like(params),
-            "v": np.zeros_like(params),
+            "m": _aligned.zeros_like(params),
+            "v": _aligned.zeros_like(params),
             "scratch": block_scratch(params),
         }
         return OptimizerState(self.learning_rate_init, arrays)
@@ -264,7 +283,7 @@ class RMSprop(_Optimizer):
 
     def init_state(self, params):
         """Return a fresh state for ``params``."""
-        arrays = {"v": np.zeros_like(params), "scratch": block_scratch(params)}
+        arrays = {"v": _aligned.zeros_like(params), "scratch": block_scratch(params)}
         return OptimizerState(self.learning_rate_init, arrays)
 
     def _constants(self, state):
@@ -297,7 +316,7 @@ class Adagrad(_Optimizer):
 
     def init_state(self, params):
         """Return a fresh state for ``params``."""
-        arrays = {"G": np.zeros_like(params), "scratch": block_scratch(params)}
+        arrays = {"G": _aligned.zeros_like(params), "scratch": block_scratch(params)}
         return OptimizerState(self.learning_rate_init, arrays)
 
     def _constants(self, state):
@@ -351,7 +370,7 @@ class NAG(_Optimizer):
 
     def init_state(self, params):
         """Return a fresh state for ``params``."""
-        arrays = {"x_prev": params.copy(), "y": np.empty_like(params)}
+        arrays = {"x_prev": _aligned.copy(params), "y": _aligned.empty_like(params)}
         state = OptimizerState(self.learning_rate_init, arrays)
         state.nag_t = 1.0  # t_k for the k steps taken so far (t_1 = 1)
         return state

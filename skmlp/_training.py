@@ -17,6 +17,7 @@ import scipy.optimize
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
+from skmlp import _aligned
 from skmlp._network import Network
 from skmlp._schedules import warmup_factor
 
@@ -63,8 +64,15 @@ class FitState:
     best_params: np.ndarray | None = None
 
     def copy(self) -> "FitState":
-        """Deep copy, so that training can fail without touching the original."""
-        return copy.deepcopy(self)
+        """Deep copy, so that training can fail without touching the original.
+
+        Parameters and optimizer state stay aligned (see :mod:`skmlp._aligned`).
+        """
+        new = copy.deepcopy(self)
+        new.params = _aligned.ensure(new.params)
+        if new.optimizer_state is not None:
+            new.optimizer_state.realign()
+        return new
 
 
 @dataclass
@@ -134,7 +142,7 @@ class _Gatherer:
         self.buffers = [
             None
             if a is None or sp.issparse(a)
-            else np.empty((self.chunk_rows, *a.shape[1:]), a.dtype)
+            else _aligned.empty((self.chunk_rows, *a.shape[1:]), a.dtype)
             for a in arrays
         ]
 
@@ -196,7 +204,7 @@ def run_epoch(
     """
     n = X.shape[0]
     if grad is None:
-        grad = np.empty_like(state.params)
+        grad = _aligned.empty_like(state.params)
     opt_state = state.optimizer_state
     shuffle = _shuffles(cfg, n)
     if shuffle:
@@ -303,7 +311,7 @@ def _diverged(state: FitState, loss: float, validation) -> FitState:
         raise DivergenceError(divergence_hint(epoch, loss))
     state.validation_scores.append(np.nan)
     state.validation_losses.append(np.nan)
-    state.params = state.best_params.copy()
+    state.params = _aligned.copy(state.best_params)
     warnings.warn(
         f"Training diverged at epoch {epoch}: the training loss became {loss}. "
         "Training stopped there and the weights with the best validation score "
@@ -336,7 +344,7 @@ def fit_stochastic(
     if early_stopping and state.best_params is None:
         state.best_params = state.params.copy()
     opt_state = state.optimizer_state
-    gather, grad = None, np.empty_like(state.params)
+    gather, grad = None, _aligned.empty_like(state.params)
     if _shuffles(cfg, X.shape[0]):
         gather = _Gatherer((X, Y, sw), cfg.batch_size, X.shape[0])
     try:
@@ -376,7 +384,7 @@ def fit_stochastic(
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.", stacklevel=3)
     if early_stopping:
-        state.params = state.best_params.copy()
+        state.params = _aligned.copy(state.best_params)
     if not np.isfinite(state.params).all():
         raise DivergenceError(divergence_hint(state.n_iter, state.loss))
     return state

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+import skmlp._network
 import skmlp._training
-from skmlp import BackpropClassifier, BackpropRegressor
+from skmlp import BackpropClassifier, BackpropRegressor, _aligned
 from skmlp._activations import _MAX_ZEROS, ReLU
 from skmlp._blocked import BLOCK, add_scaled, block_len, blocks
 from skmlp._losses import SoftmaxLogLoss, log_softmax, softmax
@@ -131,17 +132,24 @@ OPTIMIZERS = {
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", OPTIMIZERS)
-def test_folded_l2_equals_adding_it_to_the_gradient_first(name, dtype):
-    """Across block boundaries; bit for bit, the same operations in the same order."""
+@pytest.mark.parametrize("n_blocks", [1, 3])
+def test_folded_l2_equals_adding_it_to_the_gradient_first(name, dtype, n_blocks):
+    """Across block boundaries, and in one block (the small networks' path).
+
+    Bit for bit: the same operations in the same order.
+    """
     rng = np.random.RandomState(0)
     size = block_len(dtype)
-    n, n_l2, l2 = 2 * size + 123, size + 7, 0.37
-    assert len(blocks(n, size)) == 3
+    if n_blocks == 1:
+        n, n_l2, l2 = 1000, 777, 0.37
+    else:
+        n, n_l2, l2 = 2 * size + 123, size + 7, 0.37
+    assert len(blocks(n, size)) == n_blocks
     opt = OPTIMIZERS[name]()
     p_fold = rng.normal(size=n).astype(dtype)
     p_plain = p_fold.copy()
     s_fold, s_plain = opt.init_state(p_fold), opt.init_state(p_plain)
-    assert s_fold.arrays["scratch"].size == size
+    assert s_fold.arrays["scratch"].size == min(size, n)
     for _ in range(3):
         g = rng.normal(size=n).astype(dtype)
         g_plain = g.copy()
@@ -252,3 +260,60 @@ def test_prediction_in_row_blocks_equals_one_block(sparse, dtype, monkeypatch):
     assert blocked.dtype == whole.dtype == dtype
     assert_allclose(blocked, whole, rtol=1e-12 if dtype == np.float64 else 1e-6)
     assert_array_equal(est.predict(Xp), est.classes_[whole.argmax(axis=1)])
+
+
+# ------------------------------------------------------------------- alignment
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int32])
+@pytest.mark.parametrize("shape", [0, 1, 7, (3, 5), (200, 100)])
+def test_aligned_arrays(shape, dtype):
+    a = _aligned.empty(shape, dtype)
+    assert a.shape == np.empty(shape).shape and a.dtype == dtype
+    assert a.flags.c_contiguous and a.flags.writeable
+    assert _aligned.is_aligned(a)
+    assert not _aligned.zeros(shape, dtype).any()
+    src = np.arange(a.size, dtype=dtype).reshape(a.shape)
+    c = _aligned.copy(src)
+    assert _aligned.is_aligned(c) and c is not src
+    assert_array_equal(c, src)
+
+
+def test_ensure_copies_only_when_needed():
+    a = _aligned.empty(100, np.float64)
+    assert _aligned.ensure(a) is a
+    off = a[1:]  # 8 bytes past a boundary
+    assert not _aligned.is_aligned(off)
+    b = _aligned.ensure(off)
+    assert _aligned.is_aligned(b)
+    assert_array_equal(b, off)
+    strided = _aligned.empty((10, 10), np.float64).T
+    assert _aligned.ensure(strided).flags.c_contiguous
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_training_arrays_are_aligned(solver):
+    """Parameters, optimizer state and batch buffers, also after a state copy."""
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(60, 4)), rng.randint(3, size=60)
+    est = BackpropClassifier(
+        hidden_layer_sizes=(7,), solver=solver, batch_size=16, max_iter=2
+    ).fit(X, y)
+    state = est._fit_state
+    for s in (state, state.copy()):
+        assert _aligned.is_aligned(s.params)
+        for a in s.optimizer_state.arrays.values():
+            assert _aligned.is_aligned(a)
+    seen = []
+    network = skmlp._network.Network
+    original = network.loss_and_grad
+
+    def spy(self, params, X, *args, **kwargs):
+        grad = args[3]
+        plan = self._plan(params, grad, X.shape[0])
+        seen.append([params, grad, X, *plan[6], *plan[7]])
+        return original(self, params, X, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(network, "loss_and_grad", spy)
+        est.partial_fit(X, y)
+    assert seen and all(_aligned.is_aligned(a) for arrays in seen for a in arrays)
