@@ -97,9 +97,9 @@ def floor_fit(X, y, hidden, k, batch, epochs, solver, seed=0):
             log_p -= np.log(norm)
             np.clip(log_p, lo, hi, out=log_p)
             total -= float(log_p.sum())
-            o /= norm[:, None]
-            o.reshape(-1)[at] -= 1
-            o *= 1.0 / nb
+            # probabilities minus targets, times 1/nb, through one row factor
+            o *= np.divide(1.0 / nb, norm, out=norm)[:, None]
+            o.reshape(-1)[at] -= 1.0 / nb
             np.matmul(h.T, o, out=gW2)
             np.dot(ones, o, out=gb2)
             np.matmul(o, W2.T, out=dh)
