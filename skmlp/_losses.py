@@ -192,7 +192,10 @@ class SoftmaxLogLoss(Loss):
         if y.ndim == 1 or self.one_hot:
             log_p = np.subtract(true_logit, shift, out=true_logit)
             log_p -= np.log(norm)
-            np.clip(log_p, lo, hi, out=log_p)
+            # two ufuncs: np.clip's Python wrapper costs more than both (3.8
+            # vs 2.1-2.6 us on 200 entries)
+            np.maximum(log_p, lo, out=log_p)
+            np.minimum(log_p, hi, out=log_p)
             value = -float(
                 log_p.sum() if sample_weight is None else sample_weight @ log_p
             )
