@@ -109,14 +109,13 @@ class _Optimizer:
         if params.size <= tmp.size:  # one block (small networks): no slicing
             sq = fold_l2(grad, params, l2, n_l2, slice(0, params.size), tmp, True)
             self._update(params, grad, arrays, tmp[: params.size], *consts)
-            state.weights_sq = sq if l2 else math.nan
-            return grad
-        sq = 0.0
-        for block in blocks(params.size, max(1, tmp.size)):
-            g, p = grad[block], params[block]
-            t = tmp[: block.stop - block.start]
-            sq += fold_l2(g, p, l2, n_l2, block, t, norm=True)
-            self._update(p, g, [a[block] for a in arrays], t, *consts)
+        else:
+            sq = 0.0
+            for block in blocks(params.size, tmp.size):
+                g, p = grad[block], params[block]
+                t = tmp[: block.stop - block.start]
+                sq += fold_l2(g, p, l2, n_l2, block, t, norm=True)
+                self._update(p, g, [a[block] for a in arrays], t, *consts)
         state.weights_sq = sq if l2 else math.nan
         return grad
 
