@@ -10,6 +10,8 @@ set ``needs_input`` and receive ``z`` as well.
 import numpy as np
 from scipy.special import expit, ndtr
 
+from skmlp._registry import Registry
+
 #: Largest array (entries) given a same-shape zero operand; larger ones use a
 #: scalar 0 (NumPy's maximum against a broadcast scalar is ~4x slower, but a
 #: prediction over many rows must not allocate a zero array as large as itself).
@@ -198,31 +200,27 @@ class GELU(Activation):
         return delta
 
 
-ACTIVATIONS: dict[str, Activation] = {
-    act.name: act
-    for act in (
-        Identity(),
-        Logistic(),
-        Tanh(),
-        ReLU(),
-        Softplus(),
-        LeakyReLU(),
-        ELU(),
-        GELU(),
-        SiLU(),
+#: Hidden activations by name; 'sigmoid' is an alias of 'logistic'.
+ACTIVATIONS = Registry("activation")
+for _act in (
+    Identity(),
+    Logistic(),
+    Tanh(),
+    ReLU(),
+    Softplus(),
+    LeakyReLU(),
+    ELU(),
+    GELU(),
+    SiLU(),
+):
+    ACTIVATIONS.register(
+        _act.name, _act, aliases=("sigmoid",) if _act.name == "logistic" else ()
     )
-}
-ACTIVATIONS["sigmoid"] = ACTIVATIONS["logistic"]
 
 
 def get_activation(name: str) -> Activation:
     """Return the activation registered under ``name`` ('sigmoid' is 'logistic')."""
-    try:
-        return ACTIVATIONS[name]
-    except KeyError:
-        raise ValueError(
-            f"Unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}."
-        ) from None
+    return ACTIVATIONS.resolve(name)
 
 
 def hidden_activations(activation, n_hidden: int) -> list[Activation]:

@@ -18,20 +18,31 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from skmlp._activations import ACTIVATIONS, hidden_activations
-from skmlp._initializers import INITIALIZERS, initialize
-from skmlp._losses import Loss
-from skmlp._network import Layout, Network, blas_threads_for, forward_layers
-from skmlp._optimizers import NAG, SGD, Adagrad, Adam, AdamW, RMSprop
-from skmlp._schedules import EPOCH_SCHEDULES, Constant, make_schedule
-from skmlp._training import (
-    FitState,
-    StochasticConfig,
-    Validation,
-    fit_lbfgs,
-    fit_stochastic,
+from skmlp._build import (
+    batch_size,
+    dropout_rates,
+    hidden_sizes,
+    initial_params,
+    make_network,
+    make_penalty,
+    stochastic_config,
 )
+from skmlp._initializers import INITIALIZERS
+from skmlp._losses import Loss
+from skmlp._model import FittedNetwork
+from skmlp._network import Network
+from skmlp._objective import Objective
+from skmlp._optimizers import SOLVERS, is_stochastic, make_optimizer
+from skmlp._schedules import SCHEDULES, make_schedule
+from skmlp._threads import blas_threads_for
+from skmlp._training import FitState, Validation, fit_lbfgs, fit_stochastic
 
-STOCHASTIC_SOLVERS = ("sgd", "adam", "nag", "rmsprop", "adagrad", "adamw")
+
+def _store_params(estimator, values: dict) -> None:
+    """Set each constructor argument in ``values`` (an ``__init__``'s ``locals()``)."""
+    for name, value in values.items():
+        if name != "self":
+            setattr(estimator, name, value)
 
 
 class BaseBackprop(BaseEstimator, ABC):
@@ -45,16 +56,14 @@ class BaseBackprop(BaseEstimator, ABC):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "activation": [StrOptions(set(ACTIVATIONS)), list, tuple],
-        "solver": [StrOptions({"lbfgs", *STOCHASTIC_SOLVERS})],
+        "activation": [ACTIVATIONS.constraint(), list, tuple],
+        "solver": [SOLVERS.constraint()],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
         ],
-        "learning_rate": [
-            StrOptions({"constant", "invscaling", "adaptive", *EPOCH_SCHEDULES})
-        ],
+        "learning_rate": [SCHEDULES.constraint()],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -84,87 +93,10 @@ class BaseBackprop(BaseEstimator, ABC):
         "alpha_l1": [Interval(Real, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
         "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
-        "weight_init": [StrOptions(set(INITIALIZERS))],
+        "weight_init": [INITIALIZERS.constraint()],
         "init_scale": [Interval(Real, 0, None, closed="neither")],
         "early_stopping_metric": [StrOptions({"score", "loss"})],
     }
-
-    @abstractmethod
-    def __init__(
-        self,
-        hidden_layer_sizes,
-        activation,
-        solver,
-        alpha,
-        batch_size,
-        learning_rate,
-        learning_rate_init,
-        power_t,
-        max_iter,
-        loss,
-        shuffle,
-        random_state,
-        tol,
-        verbose,
-        warm_start,
-        momentum,
-        nesterovs_momentum,
-        early_stopping,
-        validation_fraction,
-        beta_1,
-        beta_2,
-        epsilon,
-        n_iter_no_change,
-        max_fun,
-        lr_decay,
-        lr_step_size,
-        lr_min,
-        warmup_epochs,
-        rho,
-        weight_decay,
-        alpha_l1,
-        dropout,
-        max_grad_norm,
-        weight_init,
-        init_scale,
-        early_stopping_metric,
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.loss = loss
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.lr_decay = lr_decay
-        self.lr_step_size = lr_step_size
-        self.lr_min = lr_min
-        self.warmup_epochs = warmup_epochs
-        self.rho = rho
-        self.weight_decay = weight_decay
-        self.alpha_l1 = alpha_l1
-        self.dropout = dropout
-        self.max_grad_norm = max_grad_norm
-        self.weight_init = weight_init
-        self.init_scale = init_scale
-        self.early_stopping_metric = early_stopping_metric
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
@@ -183,12 +115,35 @@ class BaseBackprop(BaseEstimator, ABC):
         """The loss (with its output link) for encoded targets ``Y``."""
 
     @abstractmethod
+    def _fitted_loss(self) -> Loss:
+        """The output loss of the fitted model (for its link)."""
+
+    @abstractmethod
     def _score_predictions(self, pred, Y, sample_weight) -> float:
         """Accuracy or R^2 of linked outputs (probabilities, means) against ``Y``."""
 
-    def _training_sample_weight(self, y, sample_weight, incremental, dtype):
+    def _training_sample_weight(self, y, sample_weight, partial_fit, dtype):
         """Sample weights to train with (the classifier folds in class_weight)."""
         return sample_weight
+
+    def _training_problem(
+        self, X, y, sample_weight, *, incremental, reset, partial_fit
+    ):
+        """Validated ``X``, encoded targets, training weights and the loss.
+
+        What ``fit`` and :func:`skmlp.check_gradients` train or differentiate
+        on. ``incremental`` keeps the fitted label encoding, ``reset`` resets
+        the recorded features, ``partial_fit`` refuses class-frequency weights.
+        """
+        X, Y = self._validate_input(X, y, incremental, reset=reset)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+            )
+        sample_weight = self._training_sample_weight(
+            y, sample_weight, partial_fit, X.dtype
+        )
+        return X, Y, sample_weight, self._make_loss(Y)
 
     def _validate_val_input(self, X_val, y_val):
         """Validate ``X_val`` against the fitted features; encode ``y_val``."""
@@ -202,7 +157,7 @@ class BaseBackprop(BaseEstimator, ABC):
             if sample_weight_val is not None:
                 raise ValueError("sample_weight_val was given without X_val, y_val.")
             return None
-        if self.solver not in STOCHASTIC_SOLVERS:
+        if not is_stochastic(self.solver):
             raise ValueError(
                 "X_val, y_val record per-epoch validation curves and drive early "
                 f"stopping of the stochastic solvers; solver={self.solver!r} has "
@@ -216,15 +171,6 @@ class BaseBackprop(BaseEstimator, ABC):
         return X_val, Y_val, sample_weight_val
 
     # ------------------------------------------------------------- fit plumbing
-    def _hidden_layer_sizes(self) -> list:
-        sizes = self.hidden_layer_sizes
-        if not hasattr(sizes, "__iter__"):
-            sizes = [sizes]
-        sizes = list(sizes)
-        if np.any(np.array(sizes) <= 0):
-            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
-        return [int(s) for s in sizes]
-
     def _fit(self, X, y, sample_weight=None, incremental=False, setup=None, val=None):
         """Fit, restoring the estimator exactly as it was if anything fails.
 
@@ -243,102 +189,75 @@ class BaseBackprop(BaseEstimator, ABC):
             raise
 
     def _fit_unguarded(self, X, y, sample_weight, incremental, val):
-        hidden = self._hidden_layer_sizes()
-        activations = hidden_activations(self.activation, len(hidden))
-        dropout = self._dropout_rates(len(hidden))
+        params = self.get_params(deep=False)
+        hidden = hidden_sizes(params)  # the architecture's errors come first
+        hidden_activations(params["activation"], len(hidden))
+        dropout_rates(params, len(hidden))
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
-        X, Y = self._validate_input(X, y, incremental, reset=first_pass)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-            )
-        sample_weight = self._training_sample_weight(
-            y, sample_weight, incremental, X.dtype
+        X, Y, sample_weight, loss = self._training_problem(
+            X,
+            y,
+            sample_weight,
+            incremental=incremental,
+            reset=first_pass,
+            partial_fit=incremental,
         )
         val = self._validate_validation_set(*val) if val else None
-        layout = Layout([X.shape[1], *hidden, self._n_outputs(Y)])
-        loss = self._make_loss(Y)
-        network = Network(layout, activations, loss, dropout)
-        state = self._start_state(layout, X.dtype, first_pass, val is not None)
+        network = make_network(params, X.shape[1], self._n_outputs(Y), loss)
+        state = self._start_state(params, network, X.dtype, first_pass, val is not None)
+        objective = Objective(network, make_penalty(params, network))
 
         # overflow on the way to divergence is detected and reported by the
         # training loops themselves, with its likely cause
-        batch = X.shape[0] if self.solver == "lbfgs" else self._batch_size(X.shape[0])
+        stochastic = is_stochastic(self.solver)
+        rows = batch_size(params, X.shape[0]) if stochastic else X.shape[0]
         with (
             np.errstate(over="ignore", invalid="ignore", divide="ignore"),
-            blas_threads_for(layout, batch),
+            blas_threads_for(network.largest_product(rows)),
         ):
-            if self.solver in STOCHASTIC_SOLVERS:
+            if stochastic:
                 state = self._fit_stochastic(
-                    network, state, X, Y, sample_weight, incremental, val
+                    params, objective, state, X, Y, sample_weight, incremental, val
                 )
             else:
                 state = fit_lbfgs(
-                    network,
+                    objective,
                     state,
                     X,
                     Y,
                     sample_weight,
-                    alpha=self.alpha,
                     max_iter=self.max_iter,
                     max_fun=self.max_fun,
                     tol=self.tol,
-                    alpha_l1=self.alpha_l1,
                 )
-        self._publish(state, layout, loss)
+        self._publish(state, network)
         return self
 
-    def _dropout_rates(self, n_hidden: int) -> list:
-        """One dropout rate per hidden layer."""
-        rates = self.dropout
-        if isinstance(rates, Real):
-            return [float(rates)] * n_hidden
-        rates = [float(r) for r in rates]
-        if len(rates) != n_hidden or not all(0 <= r < 1 for r in rates):
-            raise ValueError(
-                f"dropout must be a rate in [0, 1) or one such rate per hidden "
-                f"layer ({n_hidden}), got {self.dropout!r}."
-            )
-        return rates
-
-    def _init_activation_names(self, n_weight_layers: int) -> list:
-        """Activation name governing each weight layer's initial scale."""
-        if isinstance(self.activation, str):
-            return [self.activation] * n_weight_layers
-        names = list(self.activation)
-        return names + [names[-1] if names else "identity"]
-
-    def _start_state(self, layout: Layout, dtype, first_pass, has_val) -> FitState:
+    def _start_state(self, params, network: Network, dtype, first_pass, has_val):
         """A fresh state, or a private copy of the kept one to continue from."""
         if first_pass:
             rng = check_random_state(self.random_state)
-            coefs, intercepts = initialize(
-                self.weight_init,
-                layout.layer_units,
-                self._init_activation_names(layout.n_layers),
-                rng,
-                dtype,
-                self.init_scale,
+            state = FitState(
+                params=initial_params(params, network, dtype, rng), rng=rng
             )
-            state = FitState(params=layout.pack(coefs, intercepts, dtype), rng=rng)
         else:
             fitted_units = [self.coefs_[0].shape[0]] + [
                 b.size for b in self.intercepts_
             ]
-            if fitted_units != layout.layer_units:
+            if fitted_units != network.layer_units:
                 raise ValueError(
                     f"warm_start and partial_fit continue from the fitted network, "
                     f"whose layer sizes {fitted_units} differ from the requested "
-                    f"{layout.layer_units} (hidden_layer_sizes="
+                    f"{network.layer_units} (hidden_layer_sizes="
                     f"{self.hidden_layer_sizes!r}). Fit with warm_start=False to "
                     "start over."
                 )
             state = self._fit_state.copy()
             # continue from coefs_/intercepts_ as they are now (users may edit them)
-            state.params = layout.pack(self.coefs_, self.intercepts_, dtype)
-        if self.solver in STOCHASTIC_SOLVERS:
+            state.params = network.pack(self.coefs_, self.intercepts_, dtype)
+        if is_stochastic(self.solver):
             if (self.early_stopping or has_val) and state.validation_scores is None:
                 # NaN for earlier warm-started epochs keeps the curves aligned
                 # with loss_curve_
@@ -352,23 +271,7 @@ class BaseBackprop(BaseEstimator, ABC):
                 state.best_loss = np.inf
         return state
 
-    def _optimizer(self, layout: Layout):
-        lr, eps = self.learning_rate_init, self.epsilon
-        if self.solver == "sgd":
-            return SGD(lr, self.momentum, self.nesterovs_momentum)
-        if self.solver == "nag":
-            return NAG(lr)
-        if self.solver == "rmsprop":
-            return RMSprop(lr, self.rho, eps)
-        if self.solver == "adagrad":
-            return Adagrad(lr, eps)
-        if self.solver == "adamw":
-            return AdamW(
-                lr, self.beta_1, self.beta_2, eps, self.weight_decay, layout.n_coef
-            )
-        return Adam(lr, self.beta_1, self.beta_2, eps)
-
-    def _optimizer_state(self, optimizer, state: FitState):
+    def _optimizer_state(self, params, optimizer, state: FitState):
         """The kept optimizer state if it fits these settings, else a fresh one.
 
         A kept state whose schedule was changed (``set_params(learning_rate=...)``
@@ -376,53 +279,32 @@ class BaseBackprop(BaseEstimator, ABC):
         ``learning_rate_init``.
         """
         kept = state.optimizer_state
-        key = (
-            self.solver,
-            self.learning_rate_init,
-            self.beta_1,
-            self.beta_2,
-            state.params.shape,
-            state.params.dtype,
-        )
-        if kept is None or getattr(kept, "key", None) != key:
+        key = optimizer.state_key(params, state.params)
+        if kept is None or kept.key != key:
             kept = optimizer.init_state(state.params)
             kept.key = key
-        if getattr(kept, "schedule", self.learning_rate) != self.learning_rate:
+        if kept.schedule not in (None, self.learning_rate):
             kept.learning_rate = self.learning_rate_init
         kept.schedule = self.learning_rate
         return kept
 
-    def _batch_size(self, n_samples: int, warn: bool = False) -> int:
-        """The mini-batch size in effect; ``warn`` on clipping (once per fit)."""
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        if warn and self.batch_size > n_samples:
+    def _warn_batch_size(self, n_samples: int) -> None:
+        """scikit-learn's warning when ``batch_size`` exceeds the sample count."""
+        if self.batch_size != "auto" and self.batch_size > n_samples:
             warnings.warn(
                 "Got `batch_size` less than 1 or larger than sample size. It is "
                 "going to be clipped",
                 stacklevel=4,
             )
-        return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _schedule(self):
-        """scikit-learn's schedules drive SGD only; the closed-form ones, all."""
-        if self.solver != "sgd" and self.learning_rate not in EPOCH_SCHEDULES:
-            return Constant()
-        return make_schedule(
-            self.learning_rate,
-            self.learning_rate_init,
-            power_t=self.power_t,
-            decay=self.lr_decay,
-            step_size=self.lr_step_size,
-            lr_min=self.lr_min,
-            n_epochs=self.max_iter,
-        )
-
-    def _fit_stochastic(self, network, state, X, Y, sample_weight, incremental, val):
+    def _fit_stochastic(
+        self, params, objective, state, X, Y, sample_weight, incremental, val
+    ):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        optimizer = self._optimizer(network.layout)
-        state.optimizer_state = self._optimizer_state(optimizer, state)
+        network = objective.network
+        optimizer = make_optimizer(params, network.layout)
+        state.optimizer_state = self._optimizer_state(params, optimizer, state)
 
         validation = None
         if val is not None:
@@ -432,24 +314,12 @@ class BaseBackprop(BaseEstimator, ABC):
                 state, X, Y, sample_weight
             )
             validation = self._validation(network, *val)
-        cfg = StochasticConfig(
-            alpha=self.alpha,
-            batch_size=self._batch_size(X.shape[0], warn=True),
-            max_iter=self.max_iter,
-            shuffle=self.shuffle,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            verbose=bool(self.verbose),
-            incremental=incremental,
-            alpha_l1=self.alpha_l1,
-            dropout=any(network.dropout),
-            max_grad_norm=self.max_grad_norm,
-            warmup_epochs=self.warmup_epochs,
-        )
+        self._warn_batch_size(X.shape[0])
+        cfg = stochastic_config(params, X.shape[0], incremental)
         return fit_stochastic(
-            network,
+            objective,
             optimizer,
-            self._schedule(),
+            make_schedule(params),
             state,
             X,
             Y,
@@ -501,17 +371,17 @@ class BaseBackprop(BaseEstimator, ABC):
     def _stratify_validation(self, Y) -> bool:
         return False
 
-    def _publish(self, state: FitState, layout: Layout, loss: Loss) -> None:
+    def _publish(self, state: FitState, network: Network) -> None:
         """Set every fitted attribute from a finished state."""
         self._fit_state = state
-        self.coefs_, self.intercepts_ = layout.unpack(state.params)
-        self.n_layers_ = len(layout.layer_units)
-        self.n_outputs_ = layout.layer_units[-1]
-        self.out_activation_ = loss.link
+        self.coefs_, self.intercepts_ = network.unpack(state.params)
+        self.n_layers_ = len(network.layer_units)
+        self.n_outputs_ = network.layer_units[-1]
+        self.out_activation_ = network.loss.link
         self.n_iter_ = state.n_iter
         self.t_ = state.t
         self.loss_ = state.loss
-        if self.solver in STOCHASTIC_SOLVERS:
+        if is_stochastic(self.solver):
             self.loss_curve_ = list(state.loss_curve)
             self.best_loss_ = state.best_loss
             self.validation_scores_ = (
@@ -528,6 +398,10 @@ class BaseBackprop(BaseEstimator, ABC):
             self._no_improvement_count = state.no_improvement_count
 
     # --------------------------------------------------------------- prediction
+    def _fitted_network(self) -> FittedNetwork:
+        """The fitted model, described from the public fitted attributes."""
+        return FittedNetwork.from_estimator(self, self._fitted_loss())
+
     def _forward_raw(self, X, check_input=True):
         """Raw network output for ``X`` with the fitted weights."""
         if check_input:
@@ -538,8 +412,7 @@ class BaseBackprop(BaseEstimator, ABC):
                 dtype=(np.float64, np.float32),
                 reset=False,
             )
-        activations = hidden_activations(self.activation, len(self.coefs_) - 1)
-        return forward_layers(self.coefs_, self.intercepts_, X, activations)
+        return self._fitted_network().raw(X)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(
@@ -582,7 +455,7 @@ class BaseBackprop(BaseEstimator, ABC):
         return self._fit(X, y, sample_weight=sample_weight, incremental=False, val=val)
 
     def _check_solver(self):
-        if self.solver not in STOCHASTIC_SOLVERS:
+        if not is_stochastic(self.solver):
             raise AttributeError(
                 "partial_fit is only available for stochastic optimizers. "
                 f"{self.solver} is not stochastic."

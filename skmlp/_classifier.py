@@ -3,7 +3,6 @@
 from numbers import Real
 
 import numpy as np
-from scipy.special import expit
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
@@ -17,14 +16,14 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from skmlp._base import BaseBackprop
+from skmlp._base import BaseBackprop, _store_params
 from skmlp._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
 from skmlp._losses import (
+    CLASSIFICATION_LOSSES,
     SigmoidLogLoss,
     SoftmaxLogLoss,
-    log_expit,
-    log_softmax,
-    softmax,
+    clip_log_probabilities,
+    clip_probabilities,
 )
 
 
@@ -84,6 +83,9 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
     0.97
     """
 
+    #: scikit-learn's MLPClassifier has this attribute (not a parameter)
+    loss = "log_loss"
+
     _parameter_constraints: dict = {
         **BaseBackprop._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
@@ -131,46 +133,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         class_weight=None,
         label_smoothing=0.0,
     ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            loss="log_loss",
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            lr_decay=lr_decay,
-            lr_step_size=lr_step_size,
-            lr_min=lr_min,
-            warmup_epochs=warmup_epochs,
-            rho=rho,
-            weight_decay=weight_decay,
-            alpha_l1=alpha_l1,
-            dropout=dropout,
-            max_grad_norm=max_grad_norm,
-            weight_init=weight_init,
-            init_scale=init_scale,
-            early_stopping_metric=early_stopping_metric,
-        )
-        self.class_weight = class_weight
-        self.label_smoothing = label_smoothing
+        _store_params(self, locals())
 
     # ----------------------------------------------------------------- fitting
     def _validate_input(self, X, y, incremental, reset):
@@ -245,10 +208,10 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         )
         return X_val, self._encode(y_val, X_val.dtype)
 
-    def _training_sample_weight(self, y, sample_weight, incremental, dtype):
+    def _training_sample_weight(self, y, sample_weight, partial_fit, dtype):
         if self.class_weight is None:
             return sample_weight
-        if incremental:
+        if partial_fit:
             raise ValueError(
                 "class_weight is not supported by partial_fit: the class frequencies "
                 "of one batch are not those of the data. Pass per-sample weights "
@@ -271,6 +234,9 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         if self._is_multiclass():
             return SoftmaxLogLoss(one_hot=not self.label_smoothing)
         return SigmoidLogLoss()
+
+    def _fitted_loss(self):
+        return CLASSIFICATION_LOSSES.resolve(self.out_activation_)()
 
     def _stratify_validation(self, Y):
         return self._label_binarizer.y_type_ != "multilabel-indicator"
@@ -333,12 +299,19 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             The predicted classes.
         """
         check_is_fitted(self)
-        return self._decode(self._proba(self._forward_raw(X)))
+        return self._decode(self._fitted_loss().predict(self._forward_raw(X)))
 
-    def _proba(self, raw):
-        if self.out_activation_ == "softmax":
-            return softmax(raw, out=raw)  # raw is this call's own array
-        return expit(raw, out=raw)
+    def _class_logits(self, X):
+        """Raw outputs with one column per class: ``[-z, z]`` for binary targets.
+
+        A single sigmoid output ``z`` is the log-odds of the positive class, so
+        the negative class has ``sigmoid(-z)`` (no cancellation near 1, unlike
+        ``1 - sigmoid(z)``).
+        """
+        raw = self._forward_raw(X)
+        if self.n_outputs_ == 1 and self.out_activation_ == "logistic":
+            return np.hstack([-raw, raw])
+        return raw
 
     def decision_function(self, X):
         """Raw network outputs (logits), before the output link.
@@ -376,14 +349,8 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             Probability of each class, in the order of ``classes_``.
         """
         check_is_fitted(self)
-        raw = self._forward_raw(X)
-        if self.out_activation_ == "logistic" and self.n_outputs_ == 1:
-            # expit(-z) rather than 1 - expit(z): no cancellation near p = 1
-            proba = np.hstack([expit(-raw), expit(raw)])
-        else:
-            proba = self._proba(raw)
-        info = np.finfo(proba.dtype)
-        return np.clip(proba, info.tiny, 1 - info.epsneg, out=proba)
+        proba = self._fitted_loss().predict(self._class_logits(X))
+        return clip_probabilities(proba)
 
     def predict_log_proba(self, X):
         """Log of probability estimates, computed in log space.
@@ -405,15 +372,8 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             Log-probability of each class, in the order of ``classes_``.
         """
         check_is_fitted(self)
-        raw = self._forward_raw(X)
-        if self.out_activation_ == "softmax":
-            log_proba = log_softmax(raw)
-        elif self.n_outputs_ == 1:
-            log_proba = np.hstack([log_expit(-raw), log_expit(raw)])
-        else:
-            log_proba = log_expit(raw)
-        floor = np.log(np.finfo(log_proba.dtype).tiny)
-        return np.maximum(log_proba, floor, out=log_proba)
+        log_proba = self._fitted_loss().log_predict(self._class_logits(X))
+        return clip_log_probabilities(log_proba)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

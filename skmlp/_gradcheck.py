@@ -6,9 +6,9 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 
-from skmlp._activations import hidden_activations
-from skmlp._initializers import initialize
-from skmlp._network import Layout, Network
+from skmlp._build import initial_params, make_network, make_penalty
+from skmlp._model import FittedNetwork
+from skmlp._objective import Objective
 
 
 @dataclass
@@ -93,34 +93,37 @@ class GradientReport:
 
 
 def _objective(estimator, X, y, sample_weight):
-    """Network, encoded data and parameters of ``estimator``'s training objective."""
-    est = clone(estimator)
-    if hasattr(estimator, "coefs_"):  # reuse fitted label encoding and weights
-        est.__dict__.update(
-            {k: v for k, v in vars(estimator).items() if k.endswith("_") or k[0] == "_"}
-        )
+    """The objective ``fit`` minimises for ``estimator``, its data and the point.
+
+    A fitted estimator keeps its label encoding and its weights are the point;
+    an unfitted one is cloned (so it is not modified) and its initial weights
+    are drawn as ``fit`` would draw them. Everything is float64, without dropout.
+    """
     fitted = hasattr(estimator, "coefs_")
-    # a fitted model keeps its label encoding and feature count
-    X, Y = est._validate_input(X, y, incremental=fitted, reset=not fitted)
+    est = estimator if fitted else clone(estimator)
+    params = est.get_params(deep=False)
+    X, Y, sw, loss = est._training_problem(
+        X, y, sample_weight, incremental=fitted, reset=not fitted, partial_fit=False
+    )
     X = X.astype(np.float64)
     if Y.dtype.kind == "f":  # class indices stay integers
         Y = Y.astype(np.float64)
-    sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    sw = est._training_sample_weight(y, sw, False, np.float64)
-    hidden = est._hidden_layer_sizes()
-    layout = Layout([X.shape[1], *hidden, est._n_outputs(Y)])
-    activations = hidden_activations(est.activation, len(hidden))
-    network = Network(layout, activations, est._make_loss(Y))
-    if hasattr(estimator, "coefs_"):
-        params = layout.pack(estimator.coefs_, estimator.intercepts_, np.float64)
-    else:
-        rng = check_random_state(est.random_state)
-        names = est._init_activation_names(layout.n_layers)
-        coefs, intercepts = initialize(
-            est.weight_init, layout.layer_units, names, rng, np.float64, est.init_scale
+    if sw is not None:
+        sw = sw.astype(np.float64)
+    if fitted:
+        model = FittedNetwork.from_estimator(estimator, loss)
+        network = make_network(
+            params, X.shape[1], model.network.layer_units[-1], loss, dropout=False
         )
-        params = layout.pack(coefs, intercepts, np.float64)
-    return network, X, Y, sw, params
+        point = model.flat_params(np.float64)
+    else:
+        network = make_network(
+            params, X.shape[1], est._n_outputs(Y), loss, dropout=False
+        )
+        rng = check_random_state(params["random_state"])
+        point = initial_params(params, network, np.float64, rng)
+    objective = Objective(network, make_penalty(params, network))
+    return objective, X, Y, sw, point
 
 
 def check_gradients(
@@ -183,28 +186,19 @@ def check_gradients(
     >>> report.ok
     True
     """
-    network, X, Y, sw, params = _objective(estimator, X, y, sample_weight)
-    alpha, alpha_l1 = estimator.alpha, estimator.alpha_l1
+    objective, X, Y, sw, params = _objective(estimator, X, y, sample_weight)
     grad = np.empty_like(params)
 
     def f(p):
-        return network.loss_and_grad(p, X, Y, sw, alpha, grad, alpha_l1=alpha_l1)
+        return objective.value(p, X, Y, sw, grad)
 
     loss = f(params)
     analytic = grad.copy()
     rng = check_random_state(random_state)
-    layout = network.layout
-    slices = [
-        (f"coefs_[{i}]", s, shape)
-        for i, (s, shape) in enumerate(
-            zip(layout.coef_slices, layout.coef_shapes, strict=True)
-        )
-    ] + [
-        (f"intercepts_[{i}]", s, (s.stop - s.start,))
-        for i, s in enumerate(layout.intercept_slices)
-    ]
+    network = objective.network
     arrays = []
-    for name, sl, shape in slices:
+    for name, segment in network.public_segments():
+        sl, shape = segment.slice, segment.shape
         idx = np.arange(sl.start, sl.stop)
         if len(idx) > max_entries:
             idx = np.sort(rng.choice(idx, max_entries, replace=False))

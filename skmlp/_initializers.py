@@ -5,21 +5,14 @@ default, ``'sklearn'``, reproduces scikit-learn's draws exactly; the others
 draw weights only and start intercepts at zero.
 """
 
+import functools
+
 import numpy as np
 
-INITIALIZERS = (
-    "sklearn",
-    "glorot_uniform",
-    "glorot_normal",
-    "he_uniform",
-    "he_normal",
-    "lecun_uniform",
-    "lecun_normal",
-    "normal",
-)
+from skmlp._registry import Registry
 
 
-def glorot_uniform_sklearn(layer_units, activations, rng, dtype):
+def glorot_uniform_sklearn(layer_units, activations, rng, dtype, scale=None):
     """scikit-learn's Glorot-uniform initialisation, draw for draw.
 
     Weights and intercepts of each layer are drawn from ``U(-b, b)`` with
@@ -35,6 +28,8 @@ def glorot_uniform_sklearn(layer_units, activations, rng, dtype):
         weight layer; scikit-learn uses the hidden activation for all).
     rng : numpy.random.RandomState
     dtype : numpy dtype
+    scale : ignored
+        For the common signature of :data:`INITIALIZERS`.
     """
     coefs, intercepts = [], []
     pairs = zip(layer_units[:-1], layer_units[1:], activations, strict=True)
@@ -46,21 +41,53 @@ def glorot_uniform_sklearn(layer_units, activations, rng, dtype):
     return coefs, intercepts
 
 
-def _weight_draw(name: str, fan_in: int, fan_out: int, rng, scale: float):
-    """One weight matrix of scheme ``name``."""
-    shape = (fan_in, fan_out)
-    family, _, kind = name.rpartition("_")
-    if name == "normal":
-        return rng.normal(0.0, scale, shape)
-    variance = {
-        "glorot": 2.0 / (fan_in + fan_out),
-        "he": 2.0 / fan_in,
-        "lecun": 1.0 / fan_in,
+def _variance(family: str):
+    """Weight variance of a Glorot, He or LeCun scheme, from the layer's fans."""
+    return {
+        "glorot": lambda fan_in, fan_out: 2.0 / (fan_in + fan_out),
+        "he": lambda fan_in, fan_out: 2.0 / fan_in,
+        "lecun": lambda fan_in, fan_out: 1.0 / fan_in,
     }[family]
-    if kind == "normal":
-        return rng.normal(0.0, np.sqrt(variance), shape)
-    bound = np.sqrt(3.0 * variance)  # U(-b, b) has variance b^2 / 3
-    return rng.uniform(-bound, bound, shape)
+
+
+def _draw_normal(variance, fan_in, fan_out, rng, scale):
+    return rng.normal(0.0, np.sqrt(variance(fan_in, fan_out)), (fan_in, fan_out))
+
+
+def _draw_uniform(variance, fan_in, fan_out, rng, scale):
+    bound = np.sqrt(3.0 * variance(fan_in, fan_out))  # U(-b, b) has variance b^2/3
+    return rng.uniform(-bound, bound, (fan_in, fan_out))
+
+
+def _draw_scaled_normal(fan_in, fan_out, rng, scale):
+    return rng.normal(0.0, scale, (fan_in, fan_out))
+
+
+def _zero_intercepts(draw):
+    """A scheme drawing each weight matrix with ``draw``; intercepts start at 0."""
+
+    def scheme(layer_units, activations, rng, dtype, scale=0.01):
+        coefs, intercepts = [], []
+        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:], strict=True):
+            coefs.append(draw(fan_in, fan_out, rng, scale).astype(dtype))
+            intercepts.append(np.zeros(fan_out, dtype=dtype))
+        return coefs, intercepts
+
+    return scheme
+
+
+#: Initialisation schemes by name (the ``weight_init`` parameter). Each is a
+#: function ``(layer_units, activations, rng, dtype, scale) -> (coefs,
+#: intercepts)``.
+INITIALIZERS = Registry("weight initialisation")
+INITIALIZERS.register("sklearn", glorot_uniform_sklearn)
+for _family in ("glorot", "he", "lecun"):
+    for _kind, _draw in (("uniform", _draw_uniform), ("normal", _draw_normal)):
+        INITIALIZERS.register(
+            f"{_family}_{_kind}",
+            _zero_intercepts(functools.partial(_draw, _variance(_family))),
+        )
+INITIALIZERS.register("normal", _zero_intercepts(_draw_scaled_normal))
 
 
 def initialize(name, layer_units, activations, rng, dtype, scale=0.01):
@@ -81,10 +108,5 @@ def initialize(name, layer_units, activations, rng, dtype, scale=0.01):
     scale : float, default=0.01
         Standard deviation of 'normal'.
     """
-    if name == "sklearn":
-        return glorot_uniform_sklearn(layer_units, activations, rng, dtype)
-    coefs, intercepts = [], []
-    for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:], strict=True):
-        coefs.append(_weight_draw(name, fan_in, fan_out, rng, scale).astype(dtype))
-        intercepts.append(np.zeros(fan_out, dtype=dtype))
-    return coefs, intercepts
+    scheme = INITIALIZERS.resolve(name)
+    return scheme(layer_units, activations, rng, dtype, scale)

@@ -15,6 +15,8 @@ import functools
 import numpy as np
 from scipy.special import expit, xlogy
 
+from skmlp._registry import Registry
+
 
 def _row_weighted_sum(per_sample: np.ndarray, sample_weight) -> float:
     """Sum ``per_sample`` (n, k) over everything, rows weighted by ``sample_weight``."""
@@ -73,9 +75,20 @@ class Loss:
     name = ""
     link = "identity"
 
+    #: Constructor argument -> estimator parameter it is built from.
+    hyperparameters: dict = {}
+
     def predict(self, z: np.ndarray) -> np.ndarray:
         """Map raw outputs to predictions (probabilities or means), in place."""
         return z
+
+    def log_predict(self, z: np.ndarray) -> np.ndarray:
+        """Logarithm of :meth:`predict`, computed in log space (a new array).
+
+        Only the classification losses define it: their predictions are
+        probabilities.
+        """
+        raise NotImplementedError(f"{type(self).__name__} predicts no probabilities.")
 
     def loss_and_gradient(self, z, y, sample_weight, grad, scale=1.0) -> float:
         """Return the weighted sum of losses and write ``scale * dL/dz`` into ``grad``.
@@ -173,6 +186,9 @@ class SoftmaxLogLoss(Loss):
 
     def predict(self, z):
         return softmax(z, out=z)
+
+    def log_predict(self, z):
+        return log_softmax(z)
 
     def loss_and_gradient(self, z, y, sample_weight, grad, scale=1.0):
         n, k = z.shape
@@ -285,6 +301,9 @@ class SigmoidLogLoss(Loss):
     def predict(self, z):
         return expit(z, out=z)
 
+    def log_predict(self, z):
+        return log_expit(z)
+
     def loss_and_gradient(self, z, y, sample_weight, grad, scale=1.0):
         eps = np.finfo(z.dtype).eps
         lo, hi = np.log(eps), np.log1p(-eps)
@@ -335,6 +354,7 @@ class Huber(Loss):
     """
 
     name = "huber"
+    hyperparameters = {"delta": "huber_delta"}
 
     def __init__(self, delta: float = 1.0):
         self.delta = delta
@@ -365,6 +385,7 @@ class Quantile(Loss):
     """
 
     name = "quantile"
+    hyperparameters = {"quantile": "quantile"}
 
     def __init__(self, quantile: float = 0.5):
         self.quantile = quantile
@@ -379,10 +400,35 @@ class Quantile(Loss):
         return value
 
 
-REGRESSION_LOSSES = {
-    "squared_error": SquaredError,
-    "poisson": Poisson,
-    "absolute_error": AbsoluteError,
-    "huber": Huber,
-    "quantile": Quantile,
-}
+#: Regression losses by name (the regressor's ``loss`` parameter). The
+#: classifier's log losses are chosen by the type of target, not by name.
+REGRESSION_LOSSES = Registry("regression loss")
+for _cls in (SquaredError, Poisson, AbsoluteError, Huber, Quantile):
+    REGRESSION_LOSSES.register(_cls.name, _cls)
+
+
+#: The classifier's losses by the output link they own (``out_activation_``).
+CLASSIFICATION_LOSSES = Registry("classification loss")
+for _cls in (SoftmaxLogLoss, SigmoidLogLoss):
+    CLASSIFICATION_LOSSES.register(_cls.link, _cls)
+
+
+def clip_probabilities(proba: np.ndarray) -> np.ndarray:
+    """Clip ``proba`` in place to ``[tiny, 1 - epsneg]`` of its dtype.
+
+    At most ``1.2e-16`` (float64) from the unclipped value, and never 0 or 1,
+    so that its logarithm is finite.
+    """
+    info = np.finfo(proba.dtype)
+    return np.clip(proba, info.tiny, 1 - info.epsneg, out=proba)
+
+
+def clip_log_probabilities(log_proba: np.ndarray) -> np.ndarray:
+    """Clip ``log_proba`` in place to the logs of :func:`clip_probabilities`' bounds.
+
+    ``log(tiny)`` (about -708 in float64) and ``log(1 - epsneg)`` (about
+    -1.1e-16): a log-probability computed in log space then agrees with the
+    logarithm of the clipped probability at both ends.
+    """
+    info = np.finfo(log_proba.dtype)
+    return np.maximum(log_proba, np.log(info.tiny), out=log_proba)

@@ -16,13 +16,16 @@ which saves four passes over the weights per step.
 
 import copy
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from skmlp import _aligned
-from skmlp._blocked import add_scaled, block_scratch, blocks, fold_l2
+from skmlp._blocked import block_scratch, blocks, fold_l2
+from skmlp._registry import Registry, build
 
 
+@dataclass(eq=False)
 class OptimizerState:
     """Mutable state of one optimizer run.
 
@@ -31,17 +34,35 @@ class OptimizerState:
     learning_rate : float
         Current learning rate (schedules change it).
     arrays : dict of str to ndarray
-        Per-parameter state vectors, e.g. velocity or moment estimates.
+        Per-parameter state vectors (the rule's ``state_names``, e.g. velocity
+        or moment estimates) and one block of ``"scratch"``.
+    lr_scale : float, default=1.0
+        Warm-up factor, applied on top of the schedule.
+    t : int, default=0
+        Steps taken.
+    weights_sq : float, default=nan
+        ``||w||^2`` of the weights the last step folded an L2 gradient for,
+        before that step: the penalty's value, without a pass of its own.
+    key : tuple or None, default=None
+        The settings the state was made for; a fit whose settings differ
+        starts a fresh state (see :meth:`_Optimizer.state_key`).
+    schedule : str or None, default=None
+        Name of the learning-rate schedule it last ran under.
+    extras : dict of str to float
+        Scalars of a rule's own (NAG's ``t_k``).
     """
 
-    def __init__(self, learning_rate: float, arrays: dict):
-        self.learning_rate = float(learning_rate)
-        self.lr_scale = 1.0  # warm-up factor, applied on top of the schedule
-        self.arrays = arrays
-        self.t = 0
-        # ||w||^2 of the weights the last step folded an L2 gradient for,
-        # before that step: the penalty's value, without a pass of its own
-        self.weights_sq = math.nan
+    learning_rate: float
+    arrays: dict
+    lr_scale: float = 1.0
+    t: int = 0
+    weights_sq: float = math.nan
+    key: tuple | None = None
+    schedule: str | None = None
+    extras: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.learning_rate = float(self.learning_rate)
 
     @property
     def step_size(self) -> float:
@@ -74,15 +95,52 @@ def _axpy(x: np.ndarray, y: np.ndarray, a: float, scratch: np.ndarray) -> None:
 
 
 class _Optimizer:
-    """Interface shared by the update rules."""
+    """Interface shared by the update rules.
+
+    A rule declares its ``name`` (the ``solver`` parameter), the estimator
+    parameters it is built from (``hyperparameters``: constructor argument ->
+    estimator parameter), the per-parameter vectors it keeps
+    (``state_names``), and implements ``_constants`` (the step's scalars) and
+    ``_update`` (the update of one block). Registering the class in
+    :data:`SOLVERS` makes it a solver of both estimators.
+    """
+
+    name = ""
+    stochastic = True
+    hyperparameters: dict = {"learning_rate_init": "learning_rate_init"}
+    state_names: tuple = ()
+    #: Estimator parameters whose change between warm fits starts a fresh
+    #: state (the moments of other settings would not fit).
+    state_key_params: tuple = ("learning_rate_init",)
 
     #: Whether :meth:`step` can add the L2 gradient itself. Only where the
     #: gradient is taken at ``params`` (not at a look-ahead point).
     fuses_l2 = True
 
+    @classmethod
+    def from_params(cls, params: dict, layout):
+        """The rule with the settings of the estimator parameters ``params``."""
+        return build(cls, params)
+
+    @classmethod
+    def state_key(cls, params: dict, flat: np.ndarray) -> tuple:
+        """What a kept state must have been made for, to be continued from."""
+        settings = tuple(params[name] for name in cls.state_key_params)
+        return (cls.name, *settings, flat.shape, flat.dtype.str)
+
+    def init_state(self, params: np.ndarray) -> OptimizerState:
+        """Return a fresh state for ``params``: zeroed ``state_names`` vectors."""
+        arrays = {name: _aligned.zeros_like(params) for name in self.state_names}
+        arrays["scratch"] = block_scratch(params)
+        return OptimizerState(self.learning_rate_init, arrays)
+
     def lookahead(self, params: np.ndarray, state: OptimizerState) -> np.ndarray:
         """The point where the next gradient is evaluated (``params`` itself here)."""
         return params
+
+    def _decay(self, state: OptimizerState):
+        """Factor that shrinks the decayed entries before each update, or None."""
+        return None
 
     def step(self, params, grad, state: OptimizerState, l2=0.0, n_l2=0):
         """Update ``params`` in place; return the buffer for the next gradient.
@@ -104,18 +162,25 @@ class _Optimizer:
         """
         state.t += 1
         consts = self._constants(state)
+        decay = self._decay(state)
         arrays = [state.arrays[name] for name in self.state_names]
         tmp = state.arrays["scratch"]
         if params.size <= tmp.size:  # one block (small networks): no slicing
             sq = fold_l2(grad, params, l2, n_l2, slice(0, params.size), tmp, True)
+            if decay is not None:
+                params[: self.n_decayed] *= decay
             self._update(params, grad, arrays, tmp[: params.size], *consts)
         else:
             sq = 0.0
             for block in blocks(params.size, tmp.size):
                 g, p = grad[block], params[block]
-                t = tmp[: block.stop - block.start]
-                sq += fold_l2(g, p, l2, n_l2, block, t, norm=True)
-                self._update(p, g, [a[block] for a in arrays], t, *consts)
+                scratch = tmp[: block.stop - block.start]
+                sq += fold_l2(g, p, l2, n_l2, block, scratch, norm=True)
+                if decay is not None:
+                    k = min(block.stop, self.n_decayed) - block.start
+                    if k > 0:
+                        p[:k] *= decay
+                self._update(p, g, [a[block] for a in arrays], scratch, *consts)
         state.weights_sq = sq if l2 else math.nan
         return grad
 
@@ -136,6 +201,11 @@ class SGD(_Optimizer):
     """
 
     name = "sgd"
+    hyperparameters = {
+        "learning_rate_init": "learning_rate_init",
+        "momentum": "momentum",
+        "nesterov": "nesterovs_momentum",
+    }
     state_names = ("velocity",)
 
     def __init__(self, learning_rate_init, momentum=0.9, nesterov=True):
@@ -143,26 +213,18 @@ class SGD(_Optimizer):
         self.momentum = momentum
         self.nesterov = nesterov
 
-    def init_state(self, params: np.ndarray) -> OptimizerState:
-        """Return a fresh state for ``params``."""
-        arrays = {
-            "velocity": _aligned.zeros_like(params),
-            "scratch": block_scratch(params),
-        }
-        return OptimizerState(self.learning_rate_init, arrays)
-
     def _constants(self, state):
         return state.step_size, self.momentum, self.nesterov
 
     @staticmethod
-    def _update(p, g, arrays, t, lr, mu, nesterov):
+    def _update(p, g, arrays, scratch, lr, mu, nesterov):
         (velocity,) = arrays
         g *= lr
         velocity *= mu
         velocity -= g  # v <- mu v - lr g
         if nesterov:
             p -= g
-            _axpy(velocity, p, mu, t)  # w <- w + mu v - lr g
+            _axpy(velocity, p, mu, scratch)  # w <- w + mu v - lr g
         else:
             p += velocity
 
@@ -187,22 +249,20 @@ class Adam(_Optimizer):
     """
 
     name = "adam"
+    hyperparameters = {
+        "learning_rate_init": "learning_rate_init",
+        "beta_1": "beta_1",
+        "beta_2": "beta_2",
+        "epsilon": "epsilon",
+    }
     state_names = ("m", "v")
+    state_key_params = ("learning_rate_init", "beta_1", "beta_2")
 
     def __init__(self, learning_rate_init, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
         self.learning_rate_init = learning_rate_init
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
-
-    def init_state(self, params: np.ndarray) -> OptimizerState:
-        """Return a fresh state for ``params``."""
-        arrays = {
-            "m": _aligned.zeros_like(params),
-            "v": _aligned.zeros_like(params),
-            "scratch": block_scratch(params),
-        }
-        return OptimizerState(self.learning_rate_init, arrays)
 
     def _constants(self, state):
         b1, b2, t = self.beta_1, self.beta_2, state.t
@@ -211,14 +271,14 @@ class Adam(_Optimizer):
         return b1, b2, self.epsilon / root_c2, -lr * (1 - b1) / root_c2
 
     @staticmethod
-    def _update(p, g, arrays, t, b1, b2, eps, step):
+    def _update(p, g, arrays, scratch, b1, b2, eps, step):
         m, v = arrays
-        np.multiply(g, g, out=t)
+        np.multiply(g, g, out=scratch)
         v *= b2
-        v += t  # v / (1 - b2)
+        v += scratch  # v / (1 - b2)
         m *= b1
         m += g  # m / (1 - b1)
-        denom = np.sqrt(v, out=t)
+        denom = np.sqrt(v, out=scratch)
         denom += eps
         np.divide(m, denom, out=denom)
         _axpy(denom, p, step, denom)
@@ -240,28 +300,29 @@ class AdamW(Adam):
     """
 
     name = "adamw"
+    hyperparameters = {**Adam.hyperparameters, "weight_decay": "weight_decay"}
 
     def __init__(
-        self, learning_rate_init, beta_1, beta_2, epsilon, weight_decay, n_decayed
+        self, learning_rate_init, beta_1, beta_2, epsilon, weight_decay, n_decayed=0
     ):
         super().__init__(learning_rate_init, beta_1, beta_2, epsilon)
         self.weight_decay = weight_decay
         self.n_decayed = n_decayed
 
-    def step(self, params, grad, state, l2=0.0, n_l2=0):
-        """Decay the weights, take an Adam step; return the next gradient buffer.
+    @classmethod
+    def from_params(cls, params, layout):
+        """The rule for ``params``, decaying the layout's penalised entries."""
+        opt = build(cls, params)
+        opt.n_decayed = layout.n_decayed
+        return opt
 
-        ``l2`` and ``n_l2`` are as in :meth:`Adam.step`; the L2 gradient is
-        taken at the weights before their decay.
+    def _decay(self, state):
+        """``1 - eta lambda``: the weights shrink before the Adam update.
+
+        The L2 gradient (when folded in) is taken at the weights before their
+        decay.
         """
-        sq = math.nan
-        if l2:
-            sq = add_scaled(grad, params, l2, n_l2, state.arrays["scratch"], norm=True)
-        if self.weight_decay:
-            params[: self.n_decayed] *= 1 - state.step_size * self.weight_decay
-        grad = super().step(params, grad, state)
-        state.weights_sq = sq
-        return grad
+        return 1 - state.step_size * self.weight_decay if self.weight_decay else None
 
 
 class RMSprop(_Optimizer):
@@ -273,6 +334,11 @@ class RMSprop(_Optimizer):
     """
 
     name = "rmsprop"
+    hyperparameters = {
+        "learning_rate_init": "learning_rate_init",
+        "rho": "rho",
+        "epsilon": "epsilon",
+    }
     state_names = ("v",)
 
     def __init__(self, learning_rate_init, rho=0.9, epsilon=1e-8):
@@ -280,22 +346,17 @@ class RMSprop(_Optimizer):
         self.rho = rho
         self.epsilon = epsilon
 
-    def init_state(self, params):
-        """Return a fresh state for ``params``."""
-        arrays = {"v": _aligned.zeros_like(params), "scratch": block_scratch(params)}
-        return OptimizerState(self.learning_rate_init, arrays)
-
     def _constants(self, state):
         return self.rho, state.step_size, self.epsilon
 
     @staticmethod
-    def _update(p, g, arrays, t, rho, lr, eps):
+    def _update(p, g, arrays, scratch, rho, lr, eps):
         (v,) = arrays
-        np.multiply(g, g, out=t)
-        t *= 1 - rho
+        np.multiply(g, g, out=scratch)
+        scratch *= 1 - rho
         v *= rho
-        v += t
-        _scaled_step(p, g, v, t, lr, eps)
+        v += scratch
+        _scaled_step(p, g, v, scratch, lr, eps)
 
 
 class Adagrad(_Optimizer):
@@ -307,26 +368,22 @@ class Adagrad(_Optimizer):
     """
 
     name = "adagrad"
+    hyperparameters = {"learning_rate_init": "learning_rate_init", "epsilon": "epsilon"}
     state_names = ("G",)
 
     def __init__(self, learning_rate_init, epsilon=1e-8):
         self.learning_rate_init = learning_rate_init
         self.epsilon = epsilon
 
-    def init_state(self, params):
-        """Return a fresh state for ``params``."""
-        arrays = {"G": _aligned.zeros_like(params), "scratch": block_scratch(params)}
-        return OptimizerState(self.learning_rate_init, arrays)
-
     def _constants(self, state):
         return state.step_size, self.epsilon
 
     @staticmethod
-    def _update(p, g, arrays, t, lr, eps):
+    def _update(p, g, arrays, scratch, lr, eps):
         (G,) = arrays
-        np.multiply(g, g, out=t)
-        G += t
-        _scaled_step(p, g, G, t, lr, eps)
+        np.multiply(g, g, out=scratch)
+        G += scratch
+        _scaled_step(p, g, G, scratch, lr, eps)
 
 
 def _scaled_step(params, grad, second_moment, scratch, lr, epsilon):
@@ -368,17 +425,17 @@ class NAG(_Optimizer):
         return (1 + math.sqrt(1 + 4 * t * t)) / 2
 
     def init_state(self, params):
-        """Return a fresh state for ``params``."""
+        """Return a fresh state: ``x_{k-1}``, a look-ahead buffer and ``t_1 = 1``."""
         arrays = {"x_prev": _aligned.copy(params), "y": _aligned.empty_like(params)}
-        state = OptimizerState(self.learning_rate_init, arrays)
-        state.nag_t = 1.0  # t_k for the k steps taken so far (t_1 = 1)
-        return state
+        # t_k for the k steps taken so far (t_1 = 1)
+        return OptimizerState(self.learning_rate_init, arrays, extras={"t": 1.0})
 
     def momentum(self, state) -> float:
         """``(t_k - 1) / t_{k+1}`` for the next look-ahead (0 before two steps)."""
         if state.t == 0:
             return 0.0
-        return (state.nag_t - 1) / self.next_t(state.nag_t)
+        t = state.extras["t"]
+        return (t - 1) / self.next_t(t)
 
     def lookahead(self, params, state):
         """``y = x_k + mu (x_k - x_{k-1})``; ``params`` itself while ``mu = 0``."""
@@ -401,10 +458,37 @@ class NAG(_Optimizer):
         if l2:
             grad[:n_l2] += l2 * y[:n_l2]
         if state.t > 0:
-            state.nag_t = self.next_t(state.nag_t)
+            state.extras["t"] = self.next_t(state.extras["t"])
         np.copyto(state.arrays["x_prev"], params)
         if y is not params:
             np.copyto(params, y)
         _axpy(grad, params, -state.step_size, grad)
         state.t += 1
         return grad
+
+
+class LBFGS:
+    """SciPy's full-batch L-BFGS-B (see :func:`skmlp._training.fit_lbfgs`)."""
+
+    name = "lbfgs"
+    stochastic = False
+
+
+#: Solvers by name (the ``solver`` parameter): the stochastic update rules,
+#: and L-BFGS.
+SOLVERS = Registry("solver")
+for _cls in (LBFGS, SGD, Adam, NAG, RMSprop, Adagrad, AdamW):
+    SOLVERS.register(_cls.name, _cls)
+
+#: The stochastic solvers at import (see :func:`is_stochastic` for the live test).
+STOCHASTIC_SOLVERS = tuple(name for name, cls in SOLVERS.items() if cls.stochastic)
+
+
+def is_stochastic(solver: str) -> bool:
+    """Whether ``solver`` names a mini-batch update rule (not L-BFGS)."""
+    return SOLVERS.resolve(solver).stochastic
+
+
+def make_optimizer(params: dict, layout):
+    """The update rule of ``params["solver"]``, with the estimator's settings."""
+    return SOLVERS.resolve(params["solver"]).from_params(params, layout)

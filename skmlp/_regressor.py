@@ -5,13 +5,14 @@ from numbers import Real
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from skmlp._base import BaseBackprop
+from skmlp._base import BaseBackprop, _store_params
 from skmlp._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
-from skmlp._losses import REGRESSION_LOSSES, Huber, Quantile
+from skmlp._losses import REGRESSION_LOSSES
+from skmlp._registry import build
 
 
 class BackpropRegressor(RegressorMixin, BaseBackprop):
@@ -66,7 +67,7 @@ default='squared_error'
 
     _parameter_constraints: dict = {
         **BaseBackprop._parameter_constraints,
-        "loss": [StrOptions(set(REGRESSION_LOSSES))],
+        "loss": [REGRESSION_LOSSES.constraint()],
         "huber_delta": [Interval(Real, 0, None, closed="neither")],
         "quantile": [Interval(Real, 0, 1, closed="neither")],
     }
@@ -113,46 +114,7 @@ default='squared_error'
         huber_delta=1.0,
         quantile=0.5,
     ):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            loss=loss,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            lr_decay=lr_decay,
-            lr_step_size=lr_step_size,
-            lr_min=lr_min,
-            warmup_epochs=warmup_epochs,
-            rho=rho,
-            weight_decay=weight_decay,
-            alpha_l1=alpha_l1,
-            dropout=dropout,
-            max_grad_norm=max_grad_norm,
-            weight_init=weight_init,
-            init_scale=init_scale,
-            early_stopping_metric=early_stopping_metric,
-        )
-        self.huber_delta = huber_delta
-        self.quantile = quantile
+        _store_params(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(
@@ -176,11 +138,10 @@ default='squared_error'
         return X, Y
 
     def _make_loss(self, Y):
-        if self.loss == "huber":
-            return Huber(self.huber_delta)
-        if self.loss == "quantile":
-            return Quantile(self.quantile)
-        return REGRESSION_LOSSES[self.loss]()
+        return build(REGRESSION_LOSSES.resolve(self.loss), self.get_params(deep=False))
+
+    def _fitted_loss(self):
+        return self._make_loss(None)
 
     def _score_predictions(self, pred, Y, sample_weight):
         if not np.isfinite(pred).all():
@@ -222,8 +183,5 @@ default='squared_error'
             The predicted values.
         """
         check_is_fitted(self)
-        pred = self._forward_raw(X)
-        if self.out_activation_ == "exp":
-            with np.errstate(over="ignore"):
-                np.exp(pred, out=pred)
+        pred = self._fitted_loss().predict(self._forward_raw(X))
         return pred.ravel() if pred.shape[1] == 1 else pred

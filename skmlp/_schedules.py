@@ -9,9 +9,18 @@ is a separate factor (:func:`warmup_factor`) on top of any schedule.
 
 import math
 
+from skmlp._registry import Registry, build
+
 
 class Constant:
     """Keep the learning rate; stop at a plateau."""
+
+    name = "constant"
+    #: Constructor argument -> estimator parameter it is built from.
+    hyperparameters: dict = {}
+    #: Whether it drives every stochastic solver (else ``solver='sgd'`` only,
+    #: as scikit-learn's schedules do).
+    all_solvers = False
 
     def epoch_start(self, learning_rate: float, epoch: int) -> float:
         """Learning rate for the epoch after ``epoch`` completed epochs."""
@@ -29,6 +38,9 @@ class Constant:
 class InvScaling(Constant):
     """``eta_t = eta_0 / (t + 1) ** power_t`` with ``t`` the samples seen so far."""
 
+    name = "invscaling"
+    hyperparameters = {"learning_rate_init": "learning_rate_init", "power_t": "power_t"}
+
     def __init__(self, learning_rate_init: float, power_t: float):
         self.learning_rate_init = learning_rate_init
         self.power_t = power_t
@@ -40,6 +52,8 @@ class InvScaling(Constant):
 class Adaptive(Constant):
     """Divide the learning rate by 5 at each plateau; stop once it is <= 1e-6."""
 
+    name = "adaptive"
+
     def plateau(self, learning_rate):
         if learning_rate <= 1e-6:
             return learning_rate, True
@@ -48,6 +62,10 @@ class Adaptive(Constant):
 
 class Exponential(Constant):
     """``eta_e = eta_0 * decay ** e`` after ``e`` epochs (e.g. decay 0.95, 0.5)."""
+
+    name = "exponential"
+    hyperparameters = {"learning_rate_init": "learning_rate_init", "decay": "lr_decay"}
+    all_solvers = True
 
     def __init__(self, learning_rate_init: float, decay: float):
         self.learning_rate_init = learning_rate_init
@@ -59,6 +77,14 @@ class Exponential(Constant):
 
 class Step(Constant):
     """``eta_e = eta_0 * decay ** (e // step_size)``: a drop every step_size epochs."""
+
+    name = "step"
+    hyperparameters = {
+        "learning_rate_init": "learning_rate_init",
+        "decay": "lr_decay",
+        "step_size": "lr_step_size",
+    }
+    all_solvers = True
 
     def __init__(self, learning_rate_init: float, decay: float, step_size: int):
         self.learning_rate_init = learning_rate_init
@@ -76,6 +102,14 @@ class Cosine(Constant):
     one cycle per ``T = max_iter`` epochs, then a restart (SGDR-style), so a
     ``warm_start`` fit of ``max_iter`` epochs runs a fresh cycle.
     """
+
+    name = "cosine"
+    hyperparameters = {
+        "learning_rate_init": "learning_rate_init",
+        "lr_min": "lr_min",
+        "n_epochs": "max_iter",
+    }
+    all_solvers = True
 
     def __init__(self, learning_rate_init: float, lr_min: float, n_epochs: int):
         self.learning_rate_init = learning_rate_init
@@ -95,31 +129,27 @@ def warmup_factor(epoch: int, warmup_epochs: int) -> float:
     return (epoch + 1) / warmup_epochs
 
 
+#: Learning-rate schedules by name (the ``learning_rate`` parameter).
+SCHEDULES = Registry("learning-rate schedule")
+for _cls in (Constant, InvScaling, Adaptive, Exponential, Step, Cosine):
+    SCHEDULES.register(_cls.name, _cls)
+
 #: scikit-learn's schedules, applied to ``solver='sgd'`` only (as scikit-learn does)
-SKLEARN_SCHEDULES = ("constant", "invscaling", "adaptive")
+SKLEARN_SCHEDULES = tuple(n for n, c in SCHEDULES.items() if not c.all_solvers)
 #: closed-form schedules, applied to every stochastic solver
-EPOCH_SCHEDULES = ("exponential", "step", "cosine")
+EPOCH_SCHEDULES = tuple(n for n, c in SCHEDULES.items() if c.all_solvers)
 
 
-def make_schedule(
-    name: str,
-    learning_rate_init: float,
-    *,
-    power_t: float = 0.5,
-    decay: float = 0.95,
-    step_size: int = 10,
-    lr_min: float = 0.0,
-    n_epochs: int = 200,
-):
-    """Return the schedule called ``name``."""
-    if name == "invscaling":
-        return InvScaling(learning_rate_init, power_t)
-    if name == "adaptive":
-        return Adaptive()
-    if name == "exponential":
-        return Exponential(learning_rate_init, decay)
-    if name == "step":
-        return Step(learning_rate_init, decay, step_size)
-    if name == "cosine":
-        return Cosine(learning_rate_init, lr_min, n_epochs)
-    return Constant()
+def make_schedule(params: dict):
+    """The schedule the estimator parameters ``params`` ask for.
+
+    ``params`` holds the estimator's parameters (``get_params()``): the
+    schedule named by ``learning_rate``, built from the parameters its class
+    lists in ``hyperparameters``. A schedule that is not ``all_solvers``
+    (scikit-learn's 'invscaling' and 'adaptive') drives ``solver='sgd'`` only;
+    the other solvers then keep a constant rate, as in scikit-learn.
+    """
+    cls = SCHEDULES.resolve(params["learning_rate"])
+    if params["solver"] != "sgd" and not cls.all_solvers:
+        return Constant()
+    return build(cls, params)

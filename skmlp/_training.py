@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from skmlp import _aligned
-from skmlp._network import Network
+from skmlp._objective import Objective
 from skmlp._schedules import warmup_factor
 
 DIVERGENCE_MESSAGE = (
@@ -49,6 +49,8 @@ class FitState:
     params: np.ndarray
     rng: np.random.RandomState
     optimizer_state: object = None
+    #: non-trainable arrays of the layers (none yet), by name
+    buffers: dict = field(default_factory=dict)
     sample_idx: np.ndarray | None = None
     t: int = 0
     epochs: int = 0  # epochs over all calls, for the closed-form schedules
@@ -79,7 +81,6 @@ class FitState:
 class StochasticConfig:
     """Settings of the mini-batch loop (the estimator's parameters, resolved)."""
 
-    alpha: float
     batch_size: int
     max_iter: int
     shuffle: bool
@@ -87,8 +88,6 @@ class StochasticConfig:
     n_iter_no_change: float
     verbose: bool
     incremental: bool
-    alpha_l1: float = 0.0
-    dropout: bool = False
     max_grad_norm: float | None = None
     warmup_epochs: int = 0
 
@@ -189,8 +188,50 @@ def _clip_norm(grad: np.ndarray, max_norm: float) -> None:
         grad *= max_norm / norm
 
 
+def train_step(
+    objective: Objective, optimizer, state: FitState, batch, grad, cfg, fuse_l2: bool
+):
+    """One mini-batch step: gradient, clip, update. Return ``(loss, grad)``.
+
+    The gradient is taken at the optimizer's look-ahead point (the parameters
+    themselves but for NAG), clipped to ``cfg.max_grad_norm`` if set, and the
+    optimizer updates ``state.params`` in place. With ``fuse_l2`` the
+    optimizer adds the L2 gradient in its own pass over the parameters and
+    measures the penalty on the way (see :meth:`Penalty.fusable
+    <skmlp._objective.Penalty.fusable>`). A non-finite loss returns before the
+    update. ``grad`` is the gradient buffer; the one returned serves the next
+    step.
+    """
+    X, Y, sw = batch
+    opt_state = state.optimizer_state
+    point = optimizer.lookahead(state.params, opt_state)
+    loss, weight = objective(point, X, Y, sw, grad, rng=state.rng, skip_l2=fuse_l2)
+    if not math.isfinite(loss):
+        return loss, grad
+    if cfg.max_grad_norm is not None:
+        _clip_norm(grad, cfg.max_grad_norm)
+    if not fuse_l2:
+        return loss, optimizer.step(state.params, grad, opt_state)
+    penalty = objective.penalty
+    l2 = penalty.l2_scale(weight)
+    grad = optimizer.step(state.params, grad, opt_state, l2, penalty.n_decayed)
+    if l2:
+        # the penalty of the weights the gradient was taken at: a non-finite
+        # one means they were already lost (the caller discards them)
+        loss += penalty.fused_value(opt_state.weights_sq, weight)
+    return loss, grad
+
+
 def run_epoch(
-    network: Network, optimizer, state: FitState, X, Y, sw, cfg, gather=None, grad=None
+    objective: Objective,
+    optimizer,
+    state: FitState,
+    X,
+    Y,
+    sw,
+    cfg,
+    gather=None,
+    grad=None,
 ) -> float:
     """One pass over the data; return the epoch's mean loss (non-finite on divergence).
 
@@ -205,7 +246,6 @@ def run_epoch(
     n = X.shape[0]
     if grad is None:
         grad = _aligned.empty_like(state.params)
-    opt_state = state.optimizer_state
     shuffle = _shuffles(cfg, n)
     if shuffle:
         if state.sample_idx is None or len(state.sample_idx) != n:
@@ -217,45 +257,14 @@ def run_epoch(
         gather = None
     elif gather is None:
         gather = _Gatherer((X, Y, sw), cfg.batch_size, n)
-    dropout_rng = state.rng if cfg.dropout else None
-    # the optimizer adds the L2 gradient in its own pass over the parameters and
-    # measures the penalty on the way, unless the full gradient is needed first
-    # (clipping) or taken elsewhere (NAG)
-    fuse_l2 = bool(cfg.alpha) and optimizer.fuses_l2 and cfg.max_grad_norm is None
-    n_coef = network.layout.n_coef
+    fuse_l2 = objective.penalty.fusable(optimizer, cfg.max_grad_norm is not None)
     accumulated = 0.0
     batches = _minibatches(X, Y, sw, state.sample_idx, cfg.batch_size, gather)
-    for Xb, Yb, swb in batches:
-        point = optimizer.lookahead(state.params, opt_state)
-        loss = network.loss_and_grad(
-            point,
-            Xb,
-            Yb,
-            swb,
-            cfg.alpha,
-            grad,
-            alpha_l1=cfg.alpha_l1,
-            rng=dropout_rng,
-            fold_l2=fuse_l2,
-        )
+    for batch in batches:
+        loss, grad = train_step(objective, optimizer, state, batch, grad, cfg, fuse_l2)
         if not math.isfinite(loss):
             return loss
-        if cfg.max_grad_norm is not None:
-            _clip_norm(grad, cfg.max_grad_norm)
-        if fuse_l2:
-            weight = Xb.shape[0] if swb is None else float(swb.sum())
-            l2 = cfg.alpha / weight if weight else 0.0
-            grad = optimizer.step(state.params, grad, opt_state, l2, n_coef)
-            if l2:
-                # the penalty of the weights the gradient was taken at: a
-                # non-finite one means they were already lost (the caller
-                # discards them); the step is not undone
-                loss += 0.5 * cfg.alpha * opt_state.weights_sq / weight
-                if not math.isfinite(loss):
-                    return loss
-        else:
-            grad = optimizer.step(state.params, grad, opt_state)
-        accumulated += loss * Xb.shape[0]
+        accumulated += loss * batch[0].shape[0]
     return accumulated / n
 
 
@@ -324,13 +333,22 @@ def _diverged(state: FitState, loss: float, validation) -> FitState:
 
 
 def fit_stochastic(
-    network: Network, optimizer, schedule, state: FitState, X, Y, sw, cfg, validation
+    objective: Objective,
+    optimizer,
+    schedule,
+    state: FitState,
+    X,
+    Y,
+    sw,
+    cfg,
+    validation,
 ) -> FitState:
     """Run mini-batch epochs on ``state`` (mutated and returned).
 
     Parameters
     ----------
-    network : Network
+    objective : Objective
+        The network and penalty to minimise.
     optimizer : an update rule from :mod:`skmlp._optimizers`
     schedule : a schedule from :mod:`skmlp._schedules`
     state : FitState
@@ -353,7 +371,7 @@ def fit_stochastic(
                 opt_state.learning_rate, state.epochs
             )
             opt_state.lr_scale = warmup_factor(state.epochs, cfg.warmup_epochs)
-            loss = run_epoch(network, optimizer, state, X, Y, sw, cfg, gather, grad)
+            loss = run_epoch(objective, optimizer, state, X, Y, sw, cfg, gather, grad)
             state.n_iter += 1
             state.epochs += 1
             state.loss = loss
@@ -409,17 +427,7 @@ def _plateau(state: FitState, schedule, cfg, early_stopping: bool) -> bool:
 
 
 def fit_lbfgs(
-    network: Network,
-    state: FitState,
-    X,
-    Y,
-    sw,
-    *,
-    alpha,
-    max_iter,
-    max_fun,
-    tol,
-    alpha_l1=0.0,
+    objective: Objective, state: FitState, X, Y, sw, *, max_iter, max_fun, tol
 ) -> FitState:
     """Minimise the full-batch objective with SciPy's L-BFGS-B.
 
@@ -432,7 +440,7 @@ def fit_lbfgs(
 
     def fun(x):
         params[...] = x
-        loss = network.loss_and_grad(params, X, Y, sw, alpha, grad, alpha_l1=alpha_l1)
+        loss = objective.value(params, X, Y, sw, grad)
         return loss, grad.astype(np.float64)
 
     result = scipy.optimize.minimize(

@@ -17,56 +17,21 @@ import pandas as pd
 import pytest
 import scipy.optimize
 import scipy.sparse as sp
+from conftest import is_regression, make_data, quietly
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
 
 from skmlp import BackpropClassifier, BackpropRegressor
-from skmlp._network import Network
+from skmlp._objective import Objective
 
 N_FEATURES = 4
 CLASSIFIERS = [BackpropClassifier, MLPClassifier]
 REGRESSORS = [BackpropRegressor, MLPRegressor]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """SciPy's L-BFGS-B is ~100x slower on tiny problems with threaded OpenBLAS."""
-    with threadpool_limits(limits=1):
-        yield
-
-
-def make_data(kind, n_samples=40, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.randn(n_samples, N_FEATURES)
-    if kind == "binary":
-        y = (X[:, 0] + 0.5 * rng.randn(n_samples) > 0).astype(int)
-    elif kind == "multiclass":
-        y = np.arange(n_samples) % 3
-        rng.shuffle(y)
-    elif kind == "multilabel":
-        y = (rng.rand(n_samples, 3) < 0.5).astype(int)
-        y[0], y[1] = 1, 0
-    elif kind == "regression":
-        y = X @ rng.randn(N_FEATURES) + 0.1 * rng.randn(n_samples)
-    elif kind == "multioutput":
-        y = X @ rng.randn(N_FEATURES, 3) + 0.1 * rng.randn(n_samples, 3)
-    else:
-        raise ValueError(kind)
-    return X, y
-
-
-def is_regression(kind):
-    return kind in ("regression", "multioutput")
-
-
-def quietly(func, *args, **kwargs):
-    """Call ``func`` ignoring ConvergenceWarning (max_iter is kept tiny here)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return func(*args, **kwargs)
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def weights(est):
@@ -214,38 +179,31 @@ def numeric_gradient(f, x, h=1e-6):
 
 
 class LossRecorder:
-    """Spies on ``Network.loss_and_grad``: every loss, and the network and
-    arguments of the first call (so tests use the network a fit really built,
-    whatever its constructor looks like)."""
+    """Spies on ``Objective.__call__``: every loss, and the objective and
+    arguments of the first call (so tests use the objective a fit really
+    built, whatever its constructor looks like)."""
 
     def __init__(self, monkeypatch):
         self.losses = []
         self.first = None
-        loss_and_grad = Network.loss_and_grad
-        signature = inspect.signature(loss_and_grad)
+        call = Objective.__call__
+        signature = inspect.signature(call)
 
-        def recording(net, *args, **kwargs):
-            loss = loss_and_grad(net, *args, **kwargs)
+        def recording(objective, *args, **kwargs):
+            loss, weight = call(objective, *args, **kwargs)
             if self.first is None:
-                a = signature.bind(net, *args, **kwargs).arguments
-                self.first = (
-                    net,
-                    a["params"].copy(),
-                    a["X"],
-                    a["Y"],
-                    a["sample_weight"],
-                    a["alpha"],
-                )
+                a = signature.bind(objective, *args, **kwargs).arguments
+                self.first = (objective, a["params"].copy(), a["X"], a["Y"], a["sw"])
             self.losses.append(loss)
-            return loss
+            return loss, weight
 
-        monkeypatch.setattr(Network, "loss_and_grad", recording)
+        monkeypatch.setattr(Objective, "__call__", recording)
 
 
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("kind", ["multioutput", "multiclass", "multilabel"])
 def test_network_loss_and_grad_is_consistent(kind, weighted, monkeypatch):
-    """Central differences of network.loss_and_grad's loss match its gradient,
+    """Central differences of the fit's objective match its gradient,
     for the network an lbfgs fit builds (multi-output squared error above all)."""
     X, y = make_data(kind, n_samples=15)
     sw = np.random.RandomState(2).uniform(0.5, 2.0, len(y)) if weighted else None
@@ -261,17 +219,18 @@ def test_network_loss_and_grad_is_consistent(kind, weighted, monkeypatch):
     )
     quietly(est.fit, X, y, sample_weight=sw)
     monkeypatch.undo()
-    net, params, X, Y, sw, alpha = rec.first
+    objective, params, X, Y, sw = rec.first
     # multiclass targets reach the network as class indices (the fast path)
-    assert net.layout.layer_units[-1] == 3 and alpha == 0.3
+    assert objective.network.layer_units[-1] == 3
+    assert objective.penalty.alpha == 0.3
     assert Y.ndim == (1 if kind == "multiclass" else 2)
     params = params + 0.3 * np.random.RandomState(1).randn(params.size)
     grad = np.empty_like(params)
 
     def f(p):
-        return net.loss_and_grad(p, X, Y, sw, alpha, np.empty_like(p))
+        return objective.value(p, X, Y, sw, np.empty_like(p))
 
-    net.loss_and_grad(params.copy(), X, Y, sw, alpha, grad)
+    objective.value(params.copy(), X, Y, sw, grad)
     assert_allclose(grad, numeric_gradient(f, params), rtol=1e-6, atol=1e-8)
 
 

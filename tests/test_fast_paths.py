@@ -307,11 +307,17 @@ def test_training_arrays_are_aligned(solver):
     network = skmlp._network.Network
     original = network.loss_and_grad
 
-    def spy(self, params, X, *args, **kwargs):
-        grad = args[3]
-        plan = self._plan(params, grad, X.shape[0])
-        seen.append([params, grad, X, *plan[6], *plan[7]])
-        return original(self, params, X, *args, **kwargs)
+    def spy(self, params, X, Y, sw, grad, **kwargs):
+        contexts = self._plan(params, grad, X.shape[0])
+        buffers = [
+            getattr(ctx, name)
+            for _, ctx in contexts
+            for name in ("out", "delta_in", "pre")
+            if getattr(ctx, name, None) is not None
+        ]
+        assert len(buffers) >= 3  # two dense outputs and a delta at least
+        seen.append([params, grad, X, *buffers])
+        return original(self, params, X, Y, sw, grad, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(network, "loss_and_grad", spy)

@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from _reference import REFERENCE_ACTIVATIONS
+from conftest import dense_network, objective_value
 
 from skmlp._activations import ACTIVATIONS
 from skmlp._losses import (
@@ -37,7 +38,6 @@ from skmlp._losses import (
     SoftmaxLogLoss,
     SquaredError,
 )
-from skmlp._network import Layout, Network
 
 N_SAMPLES = 12
 N_FEATURES = 5
@@ -284,15 +284,15 @@ class Problem:
         self.activation, self.alpha, self.alpha_l1 = activation, alpha, alpha_l1
         self.loss_cls, self.loss_params = loss_cls, loss_params
         self.units = [N_FEATURES, *HIDDEN, n_out]
-        self.layout = Layout(self.units)
-        acts = (
+        self.acts = (
             ACTIVATIONS[activation]
             if isinstance(activation, str)
             else [ACTIVATIONS[name] for name in activation]
         )
-        self.network = Network(
-            self.layout, acts, loss_cls(**loss_params), dropout=dropout
+        self.network = dense_network(
+            self.units, self.acts, loss_cls(**loss_params), dropout=dropout
         )
+        self.layout = self.network.layout
         self.dropout_seed = dropout_seed if dropout is not None else None
         self.X = rng.normal(size=(n, N_FEATURES))
         self.Y = targets(rng, n, n_out)
@@ -341,7 +341,8 @@ class Problem:
         params = self.params if params is None else params
         sw = self.sw if isinstance(sw, str) else sw
         grad = np.full_like(params, np.nan)
-        value = self.network.loss_and_grad(
+        value = objective_value(
+            self.network,
             params,
             self.X if X is None else X,
             self.Y if Y is None else Y,
@@ -619,7 +620,7 @@ def test_kink_guard_catches_a_crossing():
     i, j = np.unravel_index(np.argmin(np.abs(pre)), pre.shape)
     # move the intercept of the unit nearest its kink to within one step of it
     params = problem.params.copy()
-    params[problem.layout.intercept_slices[0].start + j] -= pre[i, j] - 1e-3
+    params[problem.layout.named("intercept")[0].slice.start + j] -= pre[i, j] - 1e-3
     with pytest.raises(AssertionError, match="stencil crossed a kink"):
         numerical_gradient(problem.objective, params, pattern=problem.kinks)
 
@@ -652,7 +653,7 @@ def test_float32_gives_float32_gradient(case, weighted):
     X32, Y32 = problem.X.astype(np.float32), problem.Y.astype(np.float32)
     sw32 = None if problem.sw is None else problem.sw.astype(np.float32)
     grad = np.full_like(p32, np.nan)
-    value = problem.network.loss_and_grad(p32, X32, Y32, sw32, 0.3, grad)
+    value = objective_value(problem.network, p32, X32, Y32, sw32, 0.3, grad)
     assert grad.dtype == np.float32
     assert problem.network.forward(p32, X32).dtype == np.float32
     assert np.isfinite(value) and np.all(np.isfinite(grad))
@@ -757,19 +758,19 @@ def test_layerwise_order_matters_and_repeated_list_equals_single():
     """Swapping the per-layer list changes the model; ``[a, a]`` is ``a``."""
     swapped = Problem(("tanh", "gelu"), "multiclass", True, 0.3)
     params = swapped.params
-    other = Network(
-        swapped.layout, [ACTIVATIONS["gelu"], ACTIVATIONS["tanh"]], SoftmaxLogLoss()
+    other = dense_network(
+        swapped.units, [ACTIVATIONS["gelu"], ACTIVATIONS["tanh"]], SoftmaxLogLoss()
     )
     grad = np.empty_like(params)
     args = (params, swapped.X, swapped.Y, swapped.sw, 0.3, grad)
-    assert other.loss_and_grad(*args) != swapped.objective(params)
+    assert objective_value(other, *args) != swapped.objective(params)
 
     single = Problem("gelu", "multiclass", True, 0.3)
-    listed = Network(single.layout, [ACTIVATIONS["gelu"]] * 2, SoftmaxLogLoss())
+    listed = dense_network(single.units, [ACTIVATIONS["gelu"]] * 2, SoftmaxLogLoss())
     value, grad = single.value_and_grad()
     grad2 = np.empty_like(grad)
-    value2 = listed.loss_and_grad(
-        single.params, single.X, single.Y, single.sw, 0.3, grad2
+    value2 = objective_value(
+        listed, single.params, single.X, single.Y, single.sw, 0.3, grad2
     )
     assert value2 == value
     np.testing.assert_array_equal(grad2, grad)
@@ -885,7 +886,8 @@ def test_dropout_gradient_matches_finite_differences(
     # the masks are applied: not the objective without dropout
     plain_grad = np.empty_like(grad)
     args = (params, problem.X, problem.Y, problem.sw, alpha, plain_grad)
-    plain = problem.network.loss_and_grad(*args, alpha_l1=alpha_l1)
+    no_dropout = dense_network(problem.units, problem.acts, problem.network.loss)
+    plain = objective_value(no_dropout, *args, alpha_l1=alpha_l1)
     assert abs(value - plain) > 1e-6 * abs(plain)
 
     def pattern(p):  # first-layer pre-activations do not depend on masks
@@ -897,28 +899,24 @@ def test_dropout_gradient_matches_finite_differences(
 
 
 @pytest.mark.parametrize("case", ["multiclass", "squared_error-3out", "huber(1)-1out"])
-def test_dropout_is_off_without_rng(case):
-    """``rng=None`` (prediction, L-BFGS) or zero rates: exactly no dropout."""
+def test_dropout_is_off_in_inference_and_at_rate_zero(case):
+    """Inference (prediction, validation) or zero rates: exactly no dropout."""
     plain = Problem("relu", case, True, 0.3, alpha_l1=0.1)
-    dropped = Network(
-        plain.layout, ACTIVATIONS["relu"], plain.network.loss, dropout=DROPOUT
-    )
-    zero = Network(
-        plain.layout, ACTIVATIONS["relu"], plain.network.loss, dropout=[0.0, 0.0]
-    )
+    loss = plain.network.loss
+    dropped = dense_network(plain.units, ACTIVATIONS["relu"], loss, dropout=DROPOUT)
+    zero = dense_network(plain.units, ACTIVATIONS["relu"], loss, dropout=[0.0, 0.0])
     value, grad = plain.value_and_grad()
 
     def run(net, rng):
         g = np.full_like(grad, np.nan)
-        v = net.loss_and_grad(
-            plain.params, plain.X, plain.Y, plain.sw, 0.3, g, alpha_l1=0.1, rng=rng
+        v = objective_value(
+            net, plain.params, plain.X, plain.Y, plain.sw, 0.3, g, alpha_l1=0.1, rng=rng
         )
         return v, g
 
-    for net, rng in [(dropped, None), (zero, np.random.RandomState(0))]:
-        v, g = run(net, rng)
-        assert v == value
-        np.testing.assert_array_equal(g, grad)
+    v, g = run(zero, np.random.RandomState(0))
+    assert v == value
+    np.testing.assert_array_equal(g, grad)
     # with a generator the masks change the objective, and differ between seeds
     v0, _ = run(dropped, np.random.RandomState(0))
     v1, _ = run(dropped, np.random.RandomState(1))
@@ -938,16 +936,18 @@ def test_dropout_is_inverted():
     off (the hidden contributions shrink by ``0.5 * 0.7``).
     """
     problem = Problem("identity", "squared_error-1out", False, 0.0)
-    net = Network(
-        problem.layout, ACTIVATIONS["identity"], SquaredError(), dropout=DROPOUT
+    net = dense_network(
+        problem.units, ACTIVATIONS["identity"], SquaredError(), dropout=DROPOUT
     )
     _, grad = problem.value_and_grad()
-    b_out = problem.layout.intercept_slices[-1].start
+    b_out = problem.layout.named("intercept")[-1].slice.start
     g = np.empty_like(grad)
     draws = []
     for seed in range(2000):
         rng = np.random.RandomState(seed)
-        net.loss_and_grad(problem.params, problem.X, problem.Y, None, 0.0, g, rng=rng)
+        objective_value(
+            net, problem.params, problem.X, problem.Y, None, 0.0, g, rng=rng
+        )
         draws.append(g[b_out])
     draws = np.array(draws)
     stderr = draws.std() / np.sqrt(len(draws))

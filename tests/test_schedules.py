@@ -159,7 +159,16 @@ def test_make_schedule_registry(name):
         "cosine": Cosine,
     }[name]
     sched = make_schedule(
-        name, LR0, power_t=0.3, decay=0.7, step_size=4, lr_min=0.01, n_epochs=20
+        {
+            "learning_rate": name,
+            "solver": "sgd",
+            "learning_rate_init": LR0,
+            "power_t": 0.3,
+            "lr_decay": 0.7,
+            "lr_step_size": 4,
+            "lr_min": 0.01,
+            "max_iter": 20,
+        }
     )
     assert type(sched) is expected
     if name == "exponential":
@@ -186,12 +195,12 @@ def step_sizes(monkeypatch):
     record = []
     original = skmlp._training.run_epoch
 
-    def spy(network, optimizer, state, X, Y, sw, cfg, *buffers):
+    def spy(objective, optimizer, state, X, Y, sw, cfg, *buffers):
         opt_state = state.optimizer_state
         record.append(
             (opt_state.learning_rate, opt_state.lr_scale, opt_state.step_size)
         )
-        return original(network, optimizer, state, X, Y, sw, cfg, *buffers)
+        return original(objective, optimizer, state, X, Y, sw, cfg, *buffers)
 
     monkeypatch.setattr(skmlp._training, "run_epoch", spy)
     return record
@@ -414,7 +423,15 @@ def test_closed_form_schedules_count_epochs_across_warm_starts(step_sizes, sched
     fit_quietly(est, X, y)
     fit_quietly(est, X, y)
     sched = make_schedule(
-        schedule, 0.05, decay=0.7, step_size=2, lr_min=0.0, n_epochs=4
+        {
+            "learning_rate": schedule,
+            "solver": "adam",
+            "learning_rate_init": 0.05,
+            "lr_decay": 0.7,
+            "lr_step_size": 2,
+            "lr_min": 0.0,
+            "max_iter": 4,
+        }
     )
     assert_allclose(
         used(step_sizes), [sched.epoch_start(0, e) for e in range(8)], rtol=1e-14

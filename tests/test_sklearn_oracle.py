@@ -12,13 +12,13 @@ import inspect
 import re
 import warnings
 
+import conftest
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.utils._param_validation import InvalidParameterError
-from threadpoolctl import threadpool_limits
 
 from skmlp import BackpropClassifier, BackpropRegressor
 
@@ -30,33 +30,12 @@ PAIRS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """SciPy's L-BFGS-B is ~100x slower on tiny problems with threaded OpenBLAS."""
-    with threadpool_limits(limits=1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def make_data(kind, n_samples=N_SAMPLES, seed=0):
     """A tiny, well-conditioned data set of the given kind."""
-    rng = np.random.RandomState(seed)
-    X = rng.randn(n_samples, N_FEATURES)
-    if kind == "binary":
-        y = (X[:, 0] + 0.5 * rng.randn(n_samples) > 0).astype(int)
-    elif kind == "multiclass":
-        y = np.arange(n_samples) % N_CLASSES
-        rng.shuffle(y)
-    elif kind == "multilabel":
-        y = (rng.rand(n_samples, N_CLASSES) < 0.5).astype(int)
-        y[0] = [1, 1, 1]  # every label column has both values
-        y[1] = [0, 0, 0]
-    elif kind == "regression":
-        y = X @ rng.randn(N_FEATURES) + 0.1 * rng.randn(n_samples)
-    elif kind == "poisson":
-        y = rng.poisson(np.exp(0.5 * X[:, 0])).astype(float)
-    else:
-        raise ValueError(kind)
-    return X, y
+    return conftest.make_data(kind, n_samples, N_FEATURES, seed)
 
 
 def estimators(kind, **params):

@@ -8,72 +8,39 @@ non-default configurations, ``clone`` and ``GridSearchCV``).
 """
 
 import pickle
-import warnings
 
 import numpy as np
 import pytest
 from _reference import REFERENCE_ACTIVATIONS
+from conftest import dense_network, flat_weights, objective_value, quietly
+from conftest import make_learnable_data as make_data
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import expit
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import log_loss
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from threadpoolctl import threadpool_limits
 
 import skmlp._base
 import skmlp._optimizers
 from skmlp import BackpropClassifier, BackpropRegressor
 from skmlp._activations import ACTIVATIONS
-from skmlp._base import STOCHASTIC_SOLVERS
 from skmlp._initializers import INITIALIZERS
 from skmlp._losses import REGRESSION_LOSSES
-from skmlp._network import Layout, Network
+from skmlp._optimizers import STOCHASTIC_SOLVERS
 from skmlp._schedules import EPOCH_SCHEDULES, SKLEARN_SCHEDULES
 
 SOLVERS = ["lbfgs", *STOCHASTIC_SOLVERS]
 SCHEDULES = [*SKLEARN_SCHEDULES, *EPOCH_SCHEDULES]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """Tiny problems run much faster on one BLAS thread."""
-    with threadpool_limits(limits=1):
-        yield
-
-
-def make_data(kind, n_samples=60, n_features=4, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.randn(n_samples, n_features)
-    if kind == "binary":
-        y = (X[:, 0] + X[:, 1] > 0).astype(int)
-    elif kind == "multiclass":
-        y = np.digitize(X[:, 0] - 0.5 * X[:, 1], [-0.5, 0.5])
-    elif kind == "multilabel":
-        y = np.column_stack([X[:, 0] > 0, X[:, 1] > 0, X[:, 0] + X[:, 2] > 0])
-        y = y.astype(int)
-    elif kind == "regression":
-        y = X @ rng.randn(n_features) + 0.1 * rng.randn(n_samples)
-    else:
-        raise ValueError(kind)
-    return X, y
-
-
-def quietly(func, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return func(*args, **kwargs)
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def fit(est, X, y, **kwargs):
     return quietly(est.fit, X, y, **kwargs)
-
-
-def flat_weights(est):
-    return np.concatenate([a.ravel() for a in est.coefs_ + est.intercepts_])
 
 
 def softmax(z):
@@ -724,20 +691,19 @@ def test_inverted_dropout_is_unbiased():
     units are scaled by ``1 / (1 - rate)``.
     """
     rng = np.random.RandomState(0)
-    layout = Layout([3, 20, 1])
     X, Y = rng.randn(8, 3), rng.randn(8, 1)
-    params = rng.randn(layout.n_params) * 0.5
     act = ACTIVATIONS["identity"]
     loss = REGRESSION_LOSSES["squared_error"]()
-    plain = Network(layout, act, loss)
-    dropped = Network(layout, act, loss, dropout=[0.5])
+    plain = dense_network([3, 20, 1], act, loss)
+    dropped = dense_network([3, 20, 1], act, loss, dropout=[0.5])
+    params = rng.randn(plain.layout.n_params) * 0.5
     grad = np.empty_like(params)
-    plain.loss_and_grad(params, X, Y, None, 0.0, grad)
+    objective_value(plain, params, X, Y, None, 0.0, grad)
     ref = grad[-1]
     draws = np.random.RandomState(1)
     total, n_draws = 0.0, 1500
     for _ in range(n_draws):
-        dropped.loss_and_grad(params, X, Y, None, 0.0, grad, rng=draws)
+        objective_value(dropped, params, X, Y, None, 0.0, grad, rng=draws)
         total += grad[-1]
     mean = total / n_draws  # standard error ~0.03 here
     assert abs(mean - ref) < 0.1
@@ -746,9 +712,8 @@ def test_inverted_dropout_is_unbiased():
     out = plain.forward(params, X)
     biased = float(np.mean(b_out + 0.5 * (out - b_out) - Y))
     assert abs(biased - ref) > 0.3
-    # without an rng there is no dropout at all
-    dropped.loss_and_grad(params, X, Y, None, 0.0, grad)
-    assert grad[-1] == ref
+    # inference (predictions, validation) has no dropout at all
+    np.testing.assert_array_equal(dropped.forward(params, X), out)
 
 
 # ------------------------------------------------------------------------- L1

@@ -1,0 +1,217 @@
+"""The layers a network is a list of: dense maps, activations, dropout.
+
+A layer is a stateless description (its sizes, which parameters it owns); the
+arrays of one pass live in a :class:`Context` made for it: views of its
+parameters and of their gradient in the flat vectors, buffers for the rows of
+the batch, and what the forward pass saves for the backward pass. So the same
+layer objects serve a mini-batch step, the row blocks of a prediction and the
+validation set, each with contexts of their own.
+
+Protocol, for a new layer type:
+
+- ``params``: a tuple of :class:`ParamSpec`, the trainable arrays it owns;
+- ``buffer_units(training)``: columns of each per-row buffer it wants
+  (``{name: units}``), allocated by the network for a batch or row block;
+- ``forward(ctx, x, mode)``: return the layer's output for input ``x``
+  (``mode`` is a :class:`Mode`: training or inference), saving in ``ctx``
+  what :meth:`backward` needs;
+- ``backward(ctx, delta)``: given ``dL/d output``, write the gradients of its
+  own parameters into ``ctx``'s gradient views and return ``dL/d input``
+  (or None when nothing below needs it).
+
+Everything NumPy-specific about speed (``out=`` buffers, BLAS calls) stays
+inside ``forward``/``backward``.
+"""
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+
+from skmlp._activations import Activation
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One trainable array of a layer.
+
+    Attributes
+    ----------
+    name : str
+        Its name within the layer ('coef', 'intercept', ...).
+    shape : tuple of int
+    decayed : bool
+        Whether the penalties (``alpha``, ``alpha_l1``) and AdamW's weight
+        decay apply to it: weights yes, intercepts no.
+    """
+
+    name: str
+    shape: tuple
+    decayed: bool
+
+
+class Mode(NamedTuple):
+    """What a forward pass is for.
+
+    Attributes
+    ----------
+    training : bool
+        Training (dropout masks drawn from ``rng``) or inference.
+    rng : numpy.random.RandomState or None
+        Source of dropout masks in training.
+    sample_weight : ndarray of shape (n_samples,) or None
+        The batch's sample weights, for layers whose training forward uses
+        batch statistics.
+    """
+
+    training: bool = False
+    rng: object = None
+    sample_weight: object = None
+
+
+#: The mode of predictions and validation.
+INFERENCE = Mode()
+
+
+class Context:
+    """The arrays of one layer in one kind of pass (attributes set by the network)."""
+
+
+def _dot(a, b, out=None):
+    """``a @ b`` for dense or sparse ``a``, into ``out`` when dense."""
+    if type(a) is not np.ndarray and sp.issparse(a):  # issparse costs ~1 us
+        res = np.asarray(a @ b)
+        if out is None:
+            return res
+        out[...] = res
+        return out
+    return np.matmul(a, b, out=out)
+
+
+class Layer:
+    """Base class: a layer without parameters or buffers (the identity)."""
+
+    params: tuple = ()
+
+    def buffer_units(self, training: bool) -> dict:
+        """Columns of each per-row buffer a pass needs (none here)."""
+        return {}
+
+    def forward(self, ctx: Context, x, mode: Mode):
+        """The layer's output for ``x``."""
+        return x
+
+    def backward(self, ctx: Context, delta: np.ndarray):
+        """``dL/d input`` from ``dL/d output`` (writing parameter gradients)."""
+        return delta
+
+
+class Dense(Layer):
+    """The affine map ``z = x W + b``.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Units in and out.
+    first : bool
+        Whether it reads the network's input, whose gradient nobody needs
+        (its backward then returns None) and which may be sparse.
+
+    Notes
+    -----
+    Backward, with ``delta = dL/dz``: ``dW = x^T delta``, ``db = sum_rows
+    delta`` (one GEMV against a vector of ones), ``dL/dx = delta W^T``.
+    """
+
+    def __init__(self, n_in: int, n_out: int, *, first: bool = False):
+        self.n_in, self.n_out, self.first = int(n_in), int(n_out), first
+        self.params = (
+            ParamSpec("coef", (self.n_in, self.n_out), decayed=True),
+            ParamSpec("intercept", (self.n_out,), decayed=False),
+        )
+
+    def buffer_units(self, training):
+        units = {"out": self.n_out}
+        if training and not self.first:
+            units["delta_in"] = self.n_in
+        return units
+
+    def forward(self, ctx, x, mode):
+        out = _dot(x, ctx.coef, out=ctx.out)
+        out += ctx.intercept
+        ctx.x = x
+        return out
+
+    def backward(self, ctx, delta):
+        _dot(ctx.x.T, delta, out=ctx.grad_coef)
+        np.dot(ctx.ones, delta, out=ctx.grad_intercept)  # column sums, one GEMV
+        if self.first:
+            return None
+        return np.matmul(delta, ctx.coef.T, out=ctx.delta_in)
+
+    def __repr__(self) -> str:
+        return f"Dense({self.n_in}, {self.n_out})"
+
+
+class ActivationLayer(Layer):
+    """An element-wise hidden activation, in place on its input.
+
+    Parameters
+    ----------
+    activation : Activation
+        The function and its derivative (from :data:`skmlp._activations.ACTIVATIONS`).
+    units : int
+        Width of the layer.
+    """
+
+    def __init__(self, activation: Activation, units: int):
+        self.activation, self.units = activation, int(units)
+
+    def buffer_units(self, training):
+        # the derivative of GELU/SiLU needs z, which the forward overwrites
+        return {"pre": self.units} if training and self.activation.needs_input else {}
+
+    def forward(self, ctx, z, mode):
+        if mode.training and self.activation.needs_input:
+            np.copyto(ctx.pre, z)
+        ctx.a = self.activation.forward(z)
+        return ctx.a
+
+    def backward(self, ctx, delta):
+        if self.activation.needs_input:
+            return self.activation.backward(ctx.a, delta, z=ctx.pre)
+        return self.activation.backward(ctx.a, delta)
+
+    def __repr__(self) -> str:
+        return f"ActivationLayer({self.activation.name!r}, {self.units})"
+
+
+class Dropout(Layer):
+    """Inverted dropout of hidden units, in training only.
+
+    Parameters
+    ----------
+    rate : float
+        Probability of dropping a unit, in (0, 1). Kept units are scaled by
+        ``1 / (1 - rate)``, so inference needs no change.
+    """
+
+    def __init__(self, rate: float):
+        self.rate = float(rate)
+
+    def forward(self, ctx, a, mode):
+        if not mode.training:
+            ctx.mask = None
+            return a
+        mask = (mode.rng.random_sample(a.shape) >= self.rate) / (1.0 - self.rate)
+        ctx.mask = mask
+        return a * mask.astype(a.dtype, copy=False)
+
+    def backward(self, ctx, delta):
+        if ctx.mask is not None:
+            delta *= ctx.mask
+        return delta
+
+    def __repr__(self) -> str:
+        return f"Dropout({self.rate})"
