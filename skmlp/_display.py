@@ -128,8 +128,8 @@ class LossCurveDisplay:
         The lines of one display share a colour (the next one of ``ax``'s
         cycle, unless a ``*_kw`` sets it) and differ in line style: solid for
         the training loss, dashed for the validation loss, dash-dotted for the
-        validation score. Displays of several models drawn on the same axes
-        therefore get one colour each.
+        validation score (a curve drawn alone is solid). Displays of several
+        models drawn on the same axes therefore get one colour each.
 
         Parameters
         ----------
@@ -196,7 +196,7 @@ class LossCurveDisplay:
             label = label.format(score_name=score_name)
             kw = {
                 "label": label if name is None else f"{name}: {label}",
-                "linestyle": linestyle,
+                "linestyle": linestyle if len(curves) > 1 else "-",
             }
             if color is not None:
                 kw["color"] = color
@@ -346,7 +346,7 @@ class LossCurveDisplay:
             if not recorded:
                 raise ValueError("No curve to plot: loss_curve is None.")
             return recorded
-        curves = [curves] if isinstance(curves, str) else list(curves)
+        curves = [curves] if isinstance(curves, str) else list(dict.fromkeys(curves))
         unknown = [key for key in curves if key not in _CURVES]
         if unknown or not curves:
             raise ValueError(

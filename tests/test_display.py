@@ -91,6 +91,8 @@ def test_lines_are_the_estimators_curves(clf_val):
         "BackpropClassifier: validation accuracy",
     ]
     assert display.ax_score_.get_legend() is None
+    styles = [lines[key].get_linestyle() for key in lines]
+    assert styles == ["-", "--", "-."]
 
 
 def test_regressor_score_is_r2():
@@ -175,6 +177,7 @@ def test_score_alone_goes_on_ax(clf_val):
     assert display.ax_score_ is display.ax_
     assert display.figure_.axes == [display.ax_]
     assert display.ax_.get_ylabel() == "validation accuracy"
+    assert display.lines_["validation_score"].get_linestyle() == "-"  # alone
 
 
 def test_curves_must_be_known_and_recorded():
