@@ -214,7 +214,10 @@ class LossCurveDisplay:
         if ax_score is not None:
             ax_score.set_ylabel(f"validation {score_name}")
         for axes in {ax, ax_score} - {None}:
-            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+            # matplotlib's default ticks, without fractional epochs
+            axes.xaxis.set_major_locator(
+                MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], integer=True)
+            )
         _legend(ax, ax_score)
 
         self.lines_ = lines

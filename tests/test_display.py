@@ -201,6 +201,8 @@ def test_constructed_display_names_and_kwargs():
     assert_line(display.lines_["loss"], [3.0, 2.0, 1.0])
     assert_line(display.lines_["validation_score"], [0.1, np.nan, 0.9])
     assert display.ax_score_.get_ylabel() == "validation F1"
+    ticks = display.ax_.get_xticks()
+    assert_array_equal(ticks, np.round(ticks))  # no fractional epochs
     display.plot(name="other", score_name="AUC", validation_score_kw={"lw": 4})
     assert display.lines_["validation_score"].get_label() == "other: validation AUC"
     assert display.lines_["validation_score"].get_linewidth() == 4
