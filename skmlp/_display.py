@@ -48,8 +48,8 @@ class LossCurveDisplay:
         Validation score after each epoch, or None if it was not recorded; NaN
         entries are left as gaps.
     estimator_name : str, default=None
-        Name of the estimator, prefixed to the legend entries. None leaves them
-        unprefixed.
+        Name of the estimator, prefixed to the legend entries
+        (``"<estimator_name>: training loss"``). None leaves them unprefixed.
     score_name : str, default=None
         Name of the validation score, used in its legend entry and axis label
         (``"validation <score_name>"``). None means ``"score"``.
@@ -257,8 +257,8 @@ class LossCurveDisplay:
         ax_score : matplotlib Axes, default=None
             Axes for the validation score; see :meth:`plot`.
         name : str, default=None
-            Prefix of the legend entries; None uses the class name of the
-            estimator (after unwrapping).
+            Prefix of the legend entries, to tell several models drawn on the
+            same axes apart. None leaves them unprefixed.
         score_name : str, default=None
             Name of the validation score; None means what the estimator's
             ``score`` computes: ``"accuracy"`` for a classifier, ``"R^2"`` for
@@ -328,7 +328,7 @@ class LossCurveDisplay:
             loss_curve=list(model.loss_curve_),
             validation_loss_curve=_copy(getattr(model, "validation_loss_curve_", None)),
             validation_scores=_copy(getattr(model, "validation_scores_", None)),
-            estimator_name=model_name if name is None else name,
+            estimator_name=name,
             score_name=score_name,
         )
         return display.plot(
@@ -389,11 +389,15 @@ def _final_estimator(estimator):
 def _legend(ax, ax_score) -> None:
     """One legend on ``ax`` (with a twin's lines), a separate one elsewhere."""
     handles, labels = ax.get_legend_handles_labels()
+    loc = "best"
     if ax_score is not None and ax_score is not ax:
         more = ax_score.get_legend_handles_labels()
         if ax_score.get_position().bounds == ax.get_position().bounds:  # a twin
             handles, labels = handles + more[0], labels + more[1]
+            # "best" would only avoid the lines of ax; losses tend to end low
+            # and scores high, which leaves the middle of the right side free
+            loc = "center right"
         elif more[0]:
             ax_score.legend(*more)
     if handles:
-        ax.legend(handles, labels)
+        ax.legend(handles, labels, loc=loc)
