@@ -131,15 +131,23 @@ class LossCurveDisplay:
         validation score (a curve drawn alone is solid). Displays of several
         models drawn on the same axes therefore get one colour each.
 
+        The x axis is labelled ``"epoch"``, the losses' y axis ``"loss"`` and
+        the score's ``"validation <score_name>"``. The legend goes on ``ax``,
+        with the lines of a twin score axis in it, at the centre right (where
+        falling losses and rising scores tend to leave room); a separate
+        ``ax_score`` gets a legend of its own.
+
         Parameters
         ----------
         ax : matplotlib Axes, default=None
             Axes to draw on. None creates a new figure and axes.
         ax_score : matplotlib Axes, default=None
             Axes for the validation score. None draws it on a new twin of
-            ``ax`` (``ax.twinx()``), or on ``ax`` itself when no loss is drawn.
-            To draw several models' scores on one twin, pass the first
-            display's :attr:`ax_score_` to the others.
+            ``ax`` (``ax.twinx()``, drawn beneath ``ax``, whose background is
+            made transparent, so that the losses and the legend stay on top),
+            or on ``ax`` itself when no loss is drawn. To draw several models'
+            scores on one twin, pass the first display's :attr:`ax_score_` to
+            the others; any other axes, such as a second subplot, works too.
         name : str, default=None
             Prefix of the legend entries; None uses :attr:`estimator_name`.
         score_name : str, default=None
@@ -213,6 +221,8 @@ class LossCurveDisplay:
             ax.set_ylabel("loss")
         if ax_score is not None:
             ax_score.set_ylabel(f"validation {score_name}")
+            if ax_score is not ax and not _is_twin(ax, ax_score):
+                ax_score.set_xlabel("epoch")
         for axes in {ax, ax_score} - {None}:
             # matplotlib's default ticks, without fractional epochs
             axes.xaxis.set_major_locator(
@@ -386,13 +396,18 @@ def _final_estimator(estimator):
             return estimator
 
 
+def _is_twin(ax, other) -> bool:
+    """Whether ``other`` overlays ``ax`` (as ``ax.twinx()`` does)."""
+    return other.get_position().bounds == ax.get_position().bounds
+
+
 def _legend(ax, ax_score) -> None:
     """One legend on ``ax`` (with a twin's lines), a separate one elsewhere."""
     handles, labels = ax.get_legend_handles_labels()
     loc = "best"
     if ax_score is not None and ax_score is not ax:
         more = ax_score.get_legend_handles_labels()
-        if ax_score.get_position().bounds == ax.get_position().bounds:  # a twin
+        if _is_twin(ax, ax_score):
             handles, labels = handles + more[0], labels + more[1]
             # "best" would only avoid the lines of ax; losses tend to end low
             # and scores high, which leaves the middle of the right side free

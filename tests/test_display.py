@@ -167,6 +167,7 @@ def test_ax_score_on_another_subplot(clf_val):
         loss_kw={"label": "loss", "color": "k"},
     )
     assert display.ax_score_ is ax_acc
+    assert ax_acc.get_xlabel() == "epoch"
     assert list(display.lines_) == ["loss", "validation_score"]
     assert display.lines_["validation_score"].axes is ax_acc
     assert display.lines_["validation_score"].get_color() == "k"  # follows loss
