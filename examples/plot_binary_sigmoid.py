@@ -33,7 +33,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from skmlp import BackpropClassifier
+from skmlp import BackpropClassifier, LossCurveDisplay
 
 X, y = load_breast_cancer(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(
@@ -110,21 +110,33 @@ print(
 # %%
 # Learning curves
 # ---------------
-# The loss falls by an order of magnitude in the first ten epochs, while the
-# learning rate is still large, then keeps decreasing slowly as the decaying
-# steps fine-tune the weights. Both accuracies jump within a few epochs; test
-# accuracy then levels off around 96 %, a couple of points below training
-# accuracy.
+# :class:`~skmlp.LossCurveDisplay` draws what ``fit`` recorded: the training
+# loss and the test loss (``validation_loss_curve_``, without the penalty) on
+# the left axis, and the test accuracy (``validation_scores_``) on a second
+# axis on the right, ``ax_score_``. The training accuracy is not recorded by
+# ``fit``; we add the one collected in the ``partial_fit`` loop.
+#
+# The training loss falls by an order of magnitude in the first ten epochs,
+# while the learning rate is still large, then keeps decreasing slowly as the
+# decaying steps fine-tune the weights; the test loss levels off at about 0.11
+# after ten epochs. Both accuracies jump within a few epochs; test accuracy
+# then levels off around 96 %, a couple of points below training accuracy.
 epochs = np.arange(1, n_epochs + 1)
-fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-ax_loss.plot(epochs, train_loss, color="C0")
-ax_loss.set_yscale("log")
-ax_loss.set(xlabel="epoch", ylabel="training log loss", title="Training loss")
-ax_acc.plot(epochs, train_acc, label="training")
-ax_acc.plot(epochs, test_acc, label="test")
-ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy", ylim=(0.6, 1.005))
-ax_acc.legend(loc="lower right")
-fig.suptitle("Sigmoid MLP (16, 8), SGD, batch 16, learning rate 0.5 x 0.95^epoch")
+fig, ax = plt.subplots(figsize=(8, 4.5))
+display = LossCurveDisplay.from_estimator(
+    full,
+    ax=ax,
+    validation_loss_kw={"label": "test loss"},
+    validation_score_kw={"label": "test accuracy"},
+)
+ax.set_yscale("log")
+ax.set_ylabel("log loss")
+(train_acc_line,) = display.ax_score_.plot(
+    epochs, train_acc, color="C1", linestyle=":", label="training accuracy"
+)
+display.ax_score_.set(ylabel="accuracy", ylim=(0.6, 1.005))
+ax.legend(handles=[*display.lines_.values(), train_acc_line], loc="center right")
+ax.set_title("Sigmoid MLP (16, 8), SGD, batch 16, learning rate 0.5 x 0.95^epoch")
 fig.tight_layout()
 plt.show()
 

@@ -31,7 +31,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from skmlp import BackpropClassifier
+from skmlp import BackpropClassifier, LossCurveDisplay
 
 X, y = load_digits(return_X_y=True)
 X_train, X_val, y_train, y_val = train_test_split(
@@ -122,20 +122,25 @@ plt.show()
 # over-confident, the deepest one most. With dropout the curves are noisier
 # (each step trains a different thinned network) but they keep falling for
 # longer, and the deep networks end at a lower validation loss.
-epochs = np.arange(1, n_epochs + 1)
+#
+# :class:`~skmlp.LossCurveDisplay` draws each network's recorded
+# ``validation_loss_curve_`` (``curves="validation_loss"``).
 fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
 for ax, rate in zip(axes, dropouts, strict=True):
     for depth in depths:
-        ax.plot(
-            epochs, models[depth, rate].validation_loss_curve_, label=f"{depth} layers"
+        LossCurveDisplay.from_estimator(
+            models[depth, rate],
+            ax=ax,
+            curves="validation_loss",
+            validation_loss_kw={"label": f"{depth} layers"},
         )
     ax.set_yscale("log")
     ax.set(
-        xlabel="epoch",
+        ylabel="",
         title="no dropout" if rate == 0 else f"dropout {rate:g}",
     )
 axes[0].set_ylabel("validation log loss")
-axes[1].legend()
+axes[0].get_legend().remove()  # one legend for both panels
 fig.tight_layout()
 plt.show()
 

@@ -41,7 +41,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from skmlp import BackpropClassifier
+from skmlp import BackpropClassifier, LossCurveDisplay
 
 X, y = load_iris(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(
@@ -95,17 +95,25 @@ for name, model in models.items():
 # (``(t_k - 1) / t_{k+1}`` tends to 1) lets it run much further with the same
 # learning rate. The price is that it is not a descent method: the loss may go
 # up for a few steps when the accumulated velocity overshoots.
-epochs = np.arange(1, n_epochs + 1)
+#
+# :class:`~skmlp.LossCurveDisplay` draws the recorded curves: the training loss
+# (``loss_curve_``) on one panel and, through ``ax_score``, the test accuracy
+# (``validation_scores_``) on the other, one colour per optimizer.
 fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
 for name, model in models.items():
-    ax_loss.plot(epochs, model.loss_curve_, label=name)
-    ax_acc.plot(epochs, model.validation_scores_, label=name)
+    LossCurveDisplay.from_estimator(
+        model,
+        ax=ax_loss,
+        ax_score=ax_acc,
+        curves=["loss", "validation_score"],
+        loss_kw={"label": name},
+        validation_score_kw={"label": name, "linestyle": "-"},
+    )
 ax_loss.set_yscale("log")
 ax_loss.set(xlabel="epoch (= full-batch step)", ylabel="training log loss")
 ax_loss.set_title("Training loss")
 ax_acc.set(xlabel="epoch (= full-batch step)", ylabel="test accuracy")
 ax_acc.set_title("Test accuracy")
-ax_loss.legend()
 ax_acc.legend(loc="lower right")
 fig.suptitle("Iris, 16 softplus units, softmax output, learning rate 0.05")
 fig.tight_layout()

@@ -37,7 +37,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from skmlp import BackpropClassifier, BackpropRegressor
+from skmlp import BackpropClassifier, BackpropRegressor, LossCurveDisplay
 
 X, y = load_diabetes(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(
@@ -83,7 +83,16 @@ def fit_regressor(**changes):
         return reg.fit(X_train, z_train, X_val=X_test, y_val=z_test)
 
 
-epochs = np.arange(1, n_epochs + 1)
+def plot_losses(reg, ax, label):
+    """Training (solid) and test (dashed) loss of ``reg``, in one colour."""
+    LossCurveDisplay.from_estimator(
+        reg,
+        ax=ax,
+        curves=["loss", "validation_loss"],
+        loss_kw={"label": label},
+        validation_loss_kw={"label": "_nolegend_"},
+    )
+
 
 # %%
 # Effect of the learning rate
@@ -93,11 +102,14 @@ epochs = np.arange(1, n_epochs + 1)
 # and the sooner the test loss turns up again: within 100 epochs the network
 # has fitted the noise of the 331 training patients. The smallest learning rate
 # is still on its way down and happens to end at the best test ``R^2``.
+#
+# :class:`~skmlp.LossCurveDisplay` draws the recorded ``loss_curve_`` and
+# ``validation_loss_curve_`` of each model in a colour of its own (a helper
+# keeps only the training loss in the legend).
 fig, ax = plt.subplots(figsize=(7, 4.5))
-for i, lr in enumerate([0.001, 0.01, 0.1, 0.3]):
+for lr in [0.001, 0.01, 0.1, 0.3]:
     reg = fit_regressor(learning_rate_init=lr)
-    ax.plot(epochs, reg.loss_curve_, color=f"C{i}", label=f"{lr:g}")
-    ax.plot(epochs, reg.validation_loss_curve_, color=f"C{i}", ls="--")
+    plot_losses(reg, ax, label=f"{lr:g}")
     print(
         f"learning rate {lr:<5g}: training loss {reg.loss_:.3f}, "
         f"test R^2 {reg.validation_scores_[-1]:.3f} "
@@ -150,10 +162,9 @@ plt.show()
 # derivatives than the sigmoid (at most 1/4), so at the same learning rate
 # they fit the training data faster -- and over-fit sooner.
 fig, ax = plt.subplots(figsize=(7, 4.5))
-for i, activation in enumerate(["logistic", "tanh", "relu"]):
+for activation in ["logistic", "tanh", "relu"]:
     reg = fit_regressor(activation=activation)
-    ax.plot(epochs, reg.loss_curve_, color=f"C{i}", label=activation)
-    ax.plot(epochs, reg.validation_loss_curve_, color=f"C{i}", ls="--")
+    plot_losses(reg, ax, label=activation)
     print(
         f"{activation:>8}: training loss {reg.loss_:.3f}, "
         f"test R^2 {reg.validation_scores_[-1]:.3f}"

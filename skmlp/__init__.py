@@ -1,6 +1,7 @@
 """skmlp: scikit-learn compatible multilayer perceptrons on a NumPy backprop core."""
 
 from skmlp._classifier import BackpropClassifier
+from skmlp._display import LossCurveDisplay
 from skmlp._gradcheck import GradientReport, check_gradients
 from skmlp._regressor import BackpropRegressor
 from skmlp._threads import blas_controller
@@ -13,6 +14,7 @@ __all__ = [
     "BackpropClassifier",
     "BackpropRegressor",
     "GradientReport",
+    "LossCurveDisplay",
     "check_gradients",
     "__version__",
 ]
