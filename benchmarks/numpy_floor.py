@@ -144,7 +144,7 @@ def main(argv=None):
     p.add_argument("--vendored", action="store_true")
     args = p.parse_args(argv)
     backend, _ = load_backend(args.yardstick, args.vendored)
-    from skmlp._network import blas_controller
+    from skmlp._threads import blas_controller
 
     n, d, hidden, k, batch, epochs = backend.WORKLOADS["digits"]
     X, y = backend.make_data(n, d, k, np.dtype(args.dtype).type)

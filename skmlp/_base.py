@@ -37,6 +37,22 @@ from skmlp._schedules import SCHEDULES, make_schedule
 from skmlp._threads import blas_threads_for
 from skmlp._training import FitState, Validation, fit_lbfgs, fit_stochastic
 
+#: Fitted attributes that only stochastic solvers (which run epochs) set.
+_EPOCH_ATTRIBUTES = (
+    "loss_curve_",
+    "best_loss_",
+    "validation_scores_",
+    "best_validation_score_",
+    "validation_loss_curve_",
+    "_no_improvement_count",
+)
+
+
+def _largest_abs(X) -> float:
+    """The largest absolute entry of a dense or sparse ``X``."""
+    data = X.data if hasattr(X, "tocsr") else X
+    return float(np.abs(data).max()) if data.size else 0.0
+
 
 def _store_params(estimator, values: dict) -> None:
     """Set each constructor argument in ``values`` (an ``__init__``'s ``locals()``)."""
@@ -332,7 +348,7 @@ class BaseBackprop(BaseEstimator, ABC):
         """scikit-learn's (stratified) validation split, drawn from the fit's RNG."""
         # binary and multiclass targets are stratified (scikit-learn stratifies
         # binary only); multilabel indicator rows are not classes
-        stratify = Y if self._stratify_validation(Y) else None
+        stratify = self._stratify_labels(Y)
         arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
         split = train_test_split(
             *arrays,
@@ -368,8 +384,9 @@ class BaseBackprop(BaseEstimator, ABC):
             monitor=self.early_stopping_metric,
         )
 
-    def _stratify_validation(self, Y) -> bool:
-        return False
+    def _stratify_labels(self, Y):
+        """Labels to stratify the early-stopping split by, or None."""
+        return None
 
     def _publish(self, state: FitState, network: Network) -> None:
         """Set every fitted attribute from a finished state."""
@@ -396,6 +413,9 @@ class BaseBackprop(BaseEstimator, ABC):
                 else list(state.validation_losses)
             )
             self._no_improvement_count = state.no_improvement_count
+        else:  # curves of an earlier stochastic fit would describe another model
+            for name in _EPOCH_ATTRIBUTES:
+                self.__dict__.pop(name, None)
 
     # --------------------------------------------------------------- prediction
     def _fitted_network(self) -> FittedNetwork:
@@ -403,7 +423,11 @@ class BaseBackprop(BaseEstimator, ABC):
         return FittedNetwork.from_estimator(self, self._fitted_loss())
 
     def _forward_raw(self, X, check_input=True):
-        """Raw network output for ``X`` with the fitted weights."""
+        """Raw network output for ``X`` with the fitted weights.
+
+        Raises a ValueError when the output is not finite: the input is beyond
+        what the fitted weights can map without overflow.
+        """
         if check_input:
             X = validate_data(
                 self,
@@ -412,7 +436,17 @@ class BaseBackprop(BaseEstimator, ABC):
                 dtype=(np.float64, np.float32),
                 reset=False,
             )
-        return self._fitted_network().raw(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            raw = self._fitted_network().raw(X)
+        if not np.isfinite(raw).all():
+            rows = int((~np.isfinite(raw)).any(axis=1).sum())
+            raise ValueError(
+                f"The network's output overflowed for {rows} of {raw.shape[0]} "
+                f"row(s): their features are too large for the fitted weights "
+                f"(largest |X| entry: {_largest_abs(X):.3g}). Scale the features "
+                "as for training (e.g. sklearn.preprocessing.StandardScaler)."
+            )
+        return raw
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(

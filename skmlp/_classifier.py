@@ -148,6 +148,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        _check_label_types(y, "y")
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_
@@ -190,6 +191,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
 
     def _validate_validation_set(self, X_val, y_val, sample_weight_val):
         if X_val is not None and y_val is not None:
+            _check_label_types(np.asarray(y_val), "y_val")
             labels = unique_labels(np.asarray(y_val))
             if len(np.setdiff1d(labels, self.classes_)):
                 raise ValueError(
@@ -238,8 +240,17 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
     def _fitted_loss(self):
         return CLASSIFICATION_LOSSES.resolve(self.out_activation_)()
 
-    def _stratify_validation(self, Y):
-        return self._label_binarizer.y_type_ != "multilabel-indicator"
+    def _stratify_labels(self, Y):
+        """Each row's class: booleans for binary targets (scikit-learn's), labels
+        for multiclass ones; multilabel indicator rows are not classes."""
+        kind = self._label_binarizer.y_type_
+        if kind == "binary":
+            # one boolean column, as scikit-learn stratifies (label-smoothed
+            # targets too): its split errors name the class 'True' likewise
+            return Y > 0.5
+        if kind == "multiclass":
+            return self.classes_[Y if Y.ndim == 1 else Y.argmax(axis=1)]
+        return None
 
     def _score_predictions(self, pred, Y, sample_weight):
         y_pred = self._decode(pred)
@@ -276,6 +287,8 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         """
 
         def first_call_setup():
+            if classes is not None:
+                _check_label_types(np.asarray(classes), "classes")
             if _check_partial_fit_first_call(self, classes):
                 target = y if type_of_target(y).startswith("multilabel") else classes
                 self._label_binarizer = LabelBinarizer().fit(target)
@@ -299,7 +312,9 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             The predicted classes.
         """
         check_is_fitted(self)
-        return self._decode(self._fitted_loss().predict(self._forward_raw(X)))
+        raw = self._forward_raw(X)
+        with np.errstate(over="ignore", under="ignore"):
+            return self._decode(self._fitted_loss().predict(raw))
 
     def _class_logits(self, X):
         """Raw outputs with one column per class: ``[-z, z]`` for binary targets.
@@ -349,17 +364,22 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             Probability of each class, in the order of ``classes_``.
         """
         check_is_fitted(self)
-        proba = self._fitted_loss().predict(self._class_logits(X))
-        return clip_probabilities(proba)
+        logits = self._class_logits(X)
+        with np.errstate(over="ignore", under="ignore"):
+            return clip_probabilities(self._fitted_loss().predict(logits))
 
     def predict_log_proba(self, X):
-        """Log of probability estimates, computed in log space.
+        """Log of probability estimates, finite even where the network saturates.
 
         Unlike scikit-learn's ``log(predict_proba(X))`` this never gives
-        ``-inf``: log-probabilities come from log-softmax / log-sigmoid of the
-        raw outputs and are floored at ``log(tiny)`` of their dtype (about -708
-        in float64), the logarithm of the smallest probability
-        :meth:`predict_proba` reports, so that the two always agree.
+        ``-inf``: probabilities below 1/2 are taken in log space, as
+        log-softmax / log-sigmoid of the raw outputs, and floored at
+        ``log(tiny)`` of their dtype (about -708 in float64), the logarithm of
+        the smallest probability :meth:`predict_proba` reports. Probabilities
+        of 1/2 and more get the logarithm of :meth:`predict_proba`'s value
+        (within ``1.2e-16`` of 0 near certainty, where a probability's own
+        rounding dominates), so that ``predict_log_proba(X)`` and
+        ``log(predict_proba(X))`` agree everywhere to rounding.
 
         Parameters
         ----------
@@ -372,13 +392,40 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             Log-probability of each class, in the order of ``classes_``.
         """
         check_is_fitted(self)
-        log_proba = self._fitted_loss().log_predict(self._class_logits(X))
+        logits = self._class_logits(X)
+        loss = self._fitted_loss()
+        with np.errstate(divide="ignore", over="ignore", under="ignore"):
+            log_proba = loss.log_predict(logits)
+            likely = log_proba >= _LOG_HALF
+            if likely.any():
+                proba = clip_probabilities(loss.predict(logits))
+                log_proba[likely] = np.log(proba[likely])
         return clip_log_probabilities(log_proba)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+_LOG_HALF = float(np.log(0.5))
+
+
+def _check_label_types(y: np.ndarray, name: str) -> None:
+    """scikit-learn's error for labels that mix strings and numbers.
+
+    NumPy cannot sort such labels; without this check the user sees its
+    ``TypeError: '<' not supported between instances of 'str' and 'int'``.
+    """
+    if y.dtype != object:
+        return
+    kinds = {isinstance(v, str) for v in y.ravel().tolist()}
+    if len(kinds) > 1:
+        types = sorted({type(v).__name__ for v in y.ravel().tolist()})
+        raise ValueError(
+            "Mix of label input types (string and number); got "
+            f"{name} with labels of types {types}."
+        )
 
 
 def _class_indices(classes: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -264,7 +264,7 @@ def _shifted_exp(z: np.ndarray, out: np.ndarray):
     then a scalar, else a column of row maxima.
     """
     hi = z.max()
-    if hi - z.min() < _SAFE_SPAN[z.dtype.char]:
+    if hi < z.min() + _SAFE_SPAN[z.dtype.char]:  # a subtraction could overflow
         np.subtract(z, hi, out=out)
         shift = hi
     else:  # also where z holds inf or NaN: they propagate as before
@@ -431,4 +431,5 @@ def clip_log_probabilities(log_proba: np.ndarray) -> np.ndarray:
     logarithm of the clipped probability at both ends.
     """
     info = np.finfo(log_proba.dtype)
-    return np.maximum(log_proba, np.log(info.tiny), out=log_proba)
+    lo, hi = np.log(info.tiny), np.log1p(-info.epsneg)
+    return np.clip(log_proba, lo, hi, out=log_proba)

@@ -184,4 +184,12 @@ default='squared_error'
         """
         check_is_fitted(self)
         pred = self._fitted_loss().predict(self._forward_raw(X))
+        if not np.isfinite(pred).all():  # the exp link of 'poisson' overflowed
+            raise ValueError(
+                f"Predictions overflow {pred.dtype} for "
+                f"{int((~np.isfinite(pred)).any(axis=1).sum())} row(s): the "
+                f"{self.out_activation_!r} link of a raw output above "
+                f"{np.log(np.finfo(pred.dtype).max):.0f}. Scale the features as "
+                "for training (e.g. sklearn.preprocessing.StandardScaler)."
+            )
         return pred.ravel() if pred.shape[1] == 1 else pred
