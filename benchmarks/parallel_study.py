@@ -342,9 +342,10 @@ def report(runs, args):
         )
     if notes:
         card += ["", "Flagged figures:", ""] + notes
+        advice = "with --reps 3 or more" if args.reps < 3 else "with more --reps"
         card.append(
-            "\n**Repeat this run** with --reps 3 or more, on a quieter machine "
-            "(compare the load averages)."
+            f"\n**Repeat this run** {advice}, on a quieter machine (compare the "
+            "load averages at start and end)."
         )
     return "\n".join(lines + card)
 
