@@ -164,7 +164,8 @@ if batch_size != "auto":
             k["batch_size"] = int(batch_size)
             super().__init__(*a, **k)
     _search.Parallel = _Fixed
-config = joblib.parallel_config(inner_max_num_threads=inner) if inner else None
+config = (joblib.parallel_config(backend="loky", inner_max_num_threads=inner)
+          if inner else None)
 log = {log!r}
 os.environ["SKMLP_PROBE_LOG"] = log
 with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
