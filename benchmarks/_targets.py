@@ -20,7 +20,17 @@ both speed targets (scikit-learn's time over the factor, and PyTorch's time),
 in units of the GEMM-only bound: below 1.0x a target asks for a fit faster than
 its matrix products alone, which no implementation on the same BLAS can reach.
 Memory is compared at the 0.1 MiB shown.
+
+Figures that cannot be trusted are flagged (:func:`figure_flags`): a fit time
+below the GEMM-only bound, which no system doing those products can reach, and
+a spread of the repetitions, ``(max - min) / median``, above
+:data:`MAX_SPREAD`. A target whose verdict rests on a flagged figure is shown
+with its flags and is not counted as met: the counts say how many more were met
+only on flagged figures. With a single repetition the spread cannot be
+measured, and the scorecard says so.
 """
+
+import statistics
 
 #: workload -> (minimum speed-up over scikit-learn, maximum time over the GEMM bound)
 TARGETS = {
@@ -29,6 +39,138 @@ TARGETS = {
     "mnist": (2.0, 1.5),
     "wide": (2.0, 1.5),
 }
+
+
+#: Largest spread of a figure's repetitions, ``(max - min) / median``, still taken
+#: as a measurement; above it the figure is flagged as unstable.
+MAX_SPREAD = 0.25
+
+#: Systems whose figures each target's verdict rests on.
+TARGET_SYSTEMS = {
+    "sklearn": ("sklearn", "skmlp"),
+    "torch": ("torch", "skmlp"),
+    "gemm": ("gemm", "skmlp"),
+    "memory": (),
+}
+
+
+def spread(times):
+    """``(max - min) / median`` of the repetitions ``times``; None for fewer than 2.
+
+    Parameters
+    ----------
+    times : sequence of float
+        The repetitions' seconds.
+
+    Returns
+    -------
+    float or None
+    """
+    times = [t for t in times if isinstance(t, (int, float))]
+    if len(times) < 2:
+        return None
+    median = statistics.median(times)
+    return (max(times) - min(times)) / median if median > 0 else None
+
+
+def figure_flags(times, median, bound="gemm", max_spread=MAX_SPREAD):
+    """Why each system's figure cannot be trusted, system by system.
+
+    Parameters
+    ----------
+    times : dict of str to list of float
+        Each system's repetitions (seconds).
+    median : dict of str to float
+        Each system's median (seconds).
+    bound : str or None, default="gemm"
+        The system that is a lower bound of every other one (the GEMM-only
+        bound); a median below its median is flagged as impossible. None: no
+        bound.
+    max_spread : float, default=MAX_SPREAD
+        Spread of the repetitions above which a figure is flagged as unstable.
+
+    Returns
+    -------
+    dict of str to list of str
+        For each flagged system, its reasons, e.g. ``["below the GEMM-only
+        bound (0.21x)", "spread 40%"]``; systems without flags are left out.
+    """
+    flags = {}
+    low = median.get(bound) if bound else None
+    for system, reps in times.items():
+        reasons = []
+        mine = median.get(system)
+        if (
+            system != bound
+            and isinstance(low, (int, float))
+            and isinstance(mine, (int, float))
+            and low > 0
+            and mine < low
+        ):
+            reasons.append(f"below the GEMM-only bound ({mine / low:.2f}x)")
+        sp = spread(reps)
+        if sp is not None and sp > max_spread:
+            reasons.append(f"spread {sp:.0%}")
+        if reasons:
+            flags[system] = reasons
+    return flags
+
+
+def _fit_flags(fit):
+    """:func:`figure_flags` of one fit record of ``run.py``'s results."""
+    return figure_flags(fit.get("times", {}), fit.get("median", {}))
+
+
+def min_fit_reps(results: dict):
+    """The fewest repetitions behind a fit figure of ``results``; None if no fit."""
+    counts = [
+        len(t) for fit in results.get("fits", []) for t in fit.get("times", {}).values()
+    ]
+    return min(counts, default=None)
+
+
+def flag_notes(results: dict) -> list:
+    """Lines naming every flagged figure of ``results``, and the 1-repetition case.
+
+    Parameters
+    ----------
+    results : dict
+        ``run.py``'s results (its ``--json`` contents).
+
+    Returns
+    -------
+    list of str
+        Markdown bullet lines; empty when nothing is flagged and every figure
+        has at least two repetitions.
+    """
+    lines = []
+    for fit in results.get("fits", []):
+        for system, reasons in _fit_flags(fit).items():
+            lines.append(
+                f"- fit {fit['dtype']} {fit['solver']} {fit['workload']}, "
+                f"{system}: {'; '.join(reasons)}"
+            )
+    for pred in results.get("predict", []):
+        flags = figure_flags(pred.get("times", {}), pred.get("median", {}))
+        for system, reasons in flags.items():
+            lines.append(
+                f"- predict_proba {pred['dtype']}, {system}: {'; '.join(reasons)}"
+            )
+    if lines:
+        lines.append(
+            "- these figures are not measurements to rely on (a time below the "
+            "GEMM-only bound is impossible: the bound or the fit was disturbed, "
+            f"e.g. by other load; a spread above {MAX_SPREAD:.0%} is noise): "
+            "repeat the run, on a quieter machine or with more --reps"
+        )
+    reps = min_fit_reps(results)
+    if reps is not None and reps < 2:
+        lines.append(
+            "- with --reps 1 the spread of the repetitions cannot be measured, so "
+            "unstable figures cannot be detected: repeat the run with --reps 3 "
+            "or more"
+        )
+    return lines
 
 
 def _verdict(ok: bool) -> str:
@@ -52,15 +194,20 @@ def scorecard(results: dict) -> str:
     """Markdown scorecard of ``results`` (``run.py``'s ``--json`` contents)."""
     header = (
         "| dtype | solver | workload | vs scikit-learn | vs PyTorch "
-        "| skmlp / GEMM bound | peak MiB skmlp / sklearn | time allowed |\n"
-        "|---|---|---|---|---|---|---|---|"
+        "| skmlp / GEMM bound | peak MiB skmlp / sklearn | time allowed "
+        "| flagged figures |\n"
+        "|---|---|---|---|---|---|---|---|---|"
     )
     lines = [header]
-    counts = {key: [0, 0] for key in ("sklearn", "torch", "gemm", "memory")}
+    # met (on unflagged figures), total, met only on flagged figures
+    counts = {key: [0, 0, 0] for key in TARGET_SYSTEMS}
 
-    def tally(key, outcome):
+    def tally(key, outcome, flagged):
         if outcome is not None:
-            counts[key][0] += bool(outcome)
+            if outcome and flagged:
+                counts[key][2] += 1
+            else:
+                counts[key][0] += bool(outcome)
             counts[key][1] += 1
 
     for fit in results.get("fits", []):
@@ -90,8 +237,12 @@ def scorecard(results: dict) -> str:
         else:
             ok = round(mine, 1) <= round(theirs, 1)
             cells.append((f"{mine:.1f} / {theirs:.1f} {_verdict(ok)}", ok))
-        for key, (_, outcome) in zip(counts, cells, strict=True):
-            tally(key, outcome)
+        flags = _fit_flags(fit)
+        for i, (key, (cell, outcome)) in enumerate(zip(counts, cells, strict=True)):
+            flagged = [s for s in TARGET_SYSTEMS[key] if s in flags]
+            if flagged and outcome is not None:
+                cells[i] = (f"{cell} (flagged: {', '.join(flagged)})", outcome)
+            tally(key, outcome, bool(flagged))
         allowed = [
             _ratio(med.get("sklearn"), min_speedup) if min_speedup else None,
             med.get("torch") if isinstance(med.get("torch"), (int, float)) else None,
@@ -100,6 +251,9 @@ def scorecard(results: dict) -> str:
         bound = _ratio(min(allowed), med.get("gemm")) if allowed else None
         row = [fit["dtype"], fit["solver"], name, *(c for c, _ in cells)]
         row.append("–" if bound is None else f"{bound:.2f}x")
+        row.append(
+            "; ".join(f"{s}: {', '.join(r)}" for s, r in flags.items()) or "none"
+        )
         lines.append("| " + " | ".join(row) + " |")
 
     labels = {
@@ -109,14 +263,30 @@ def scorecard(results: dict) -> str:
         "memory": "peak memory <= scikit-learn's",
     }
     lines.append("")
-    for key, (met, total) in counts.items():
+    for key, (met, total, flagged) in counts.items():
         if total:
-            lines.append(f"- {labels[key]}: {met} of {total}")
+            extra = (
+                f" (and {flagged} more met only on flagged figures, not counted: "
+                "repeat the run)"
+                if flagged
+                else ""
+            )
+            lines.append(f"- {labels[key]}: {met} of {total}{extra}")
     for pred in results.get("predict", []):
         speedup = _ratio(pred["median"].get("sklearn"), pred["median"].get("skmlp"))
         if speedup is not None:
+            flags = figure_flags(pred.get("times", {}), pred.get("median", {}))
+            flagged = [s for s in ("sklearn", "skmlp") if s in flags]
+            verdict = _verdict(speedup >= 1.0)
+            if flagged:
+                verdict += f", flagged: {', '.join(flagged)}"
+                if speedup >= 1.0:
+                    verdict += ", not counted as met"
             lines.append(
                 f"- predict_proba throughput, {pred['dtype']}: {speedup:.2f}x "
-                f"scikit-learn's ({_verdict(speedup >= 1.0)})"
+                f"scikit-learn's ({verdict})"
             )
+    notes = flag_notes(results)
+    if notes:
+        lines += ["", "Flagged figures:", ""] + notes
     return "\n".join(lines)

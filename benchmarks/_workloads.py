@@ -1,14 +1,13 @@
-"""Vendored copy of the yardstick's workloads and timing functions.
+"""Bundled copy of the yardstick's workloads and timing functions.
 
-``benchmarks/run.py`` prefers the shared reference yardstick
-(``../shared/bench/yardstick.py`` relative to the repository root) when that
-file exists, so that numbers stay comparable with everything else measured
-with it. On a machine without it, this module provides the same logic, copied
-as-is: same workloads, same synthetic data, same GEMM-only bound, same PyTorch
-loop (Adam, or SGD with momentum=0.9 and Nesterov), and the same estimator
-settings (``tol=0``, ``n_iter_no_change=10**9``, ``random_state=0``,
-``learning_rate_init=1e-3``, ``batch_size`` and ``max_iter=epochs`` from the
-workload).
+``benchmarks/run.py`` and the other benchmark scripts use this module unless
+``--yardstick PATH`` names the shared reference yardstick (``yardstick.py`` in
+the development machine's shared ``bench/`` folder) or another file with the
+same functions. It holds the yardstick's logic, copied as-is: same workloads,
+same synthetic data, same GEMM-only bound, same PyTorch loop (Adam, or SGD with
+momentum=0.9 and Nesterov), and the same estimator settings (``tol=0``,
+``n_iter_no_change=10**9``, ``random_state=0``, ``learning_rate_init=1e-3``,
+``batch_size`` and ``max_iter=epochs`` from the workload).
 
 Every ``run_*`` function has the signature
 ``run_x(X, y, hidden, k, batch, epochs, solver) -> seconds`` and times with

@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/run.py [workload ...] [--dtype float32|float64|both]
         [--solver adam|sgd|both] [--reps 3] [--systems gemm,sklearn,torch,skmlp]
-        [--threads N] [--no-mem] [--no-predict] [--json PATH]
+        [--threads N] [--no-mem] [--no-predict] [--json PATH] [--yardstick PATH]
     python benchmarks/run.py --scorecard PATH
 
 Prints the machine, then one markdown table per (dtype, solver) with one row per
@@ -15,9 +15,15 @@ one fit of scikit-learn and of skmlp), a memory-detail table, per dtype a
 issue's targets (``benchmarks/_targets.py``; ``--scorecard results.json``
 prints it again from a saved run). See ``benchmarks/README.md``.
 
-The workloads and timing functions come from the shared reference yardstick
-(``../shared/bench/yardstick.py`` relative to the repository root) when it
-exists, else from the vendored copy ``benchmarks/_workloads.py``.
+Figures that cannot be trusted are flagged in the tables, the scorecard and a
+note at the end: a time below the GEMM-only bound (impossible, so the machine
+disturbed the run) and a spread of the repetitions above
+``_targets.MAX_SPREAD``; with ``--reps 1`` the spread cannot be measured, and
+the note says so.
+
+The workloads and timing functions come from the bundled
+``benchmarks/_workloads.py`` (a copy of the shared reference yardstick's), or
+from the yardstick file given with ``--yardstick PATH``.
 """
 
 import argparse
@@ -38,13 +44,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _targets import scorecard  # noqa: E402
+from _targets import MAX_SPREAD, figure_flags, flag_notes, scorecard  # noqa: E402
 
 # before any import can add to it (scikit-learn sets KMP_* variables on import)
 ENV_AT_START = dict(os.environ)
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-DEFAULT_YARDSTICK = REPO.parent / "shared" / "bench" / "yardstick.py"
+BUNDLED = HERE / "_workloads.py"
 REQUIRED = (
     "WORKLOADS",
     "make_data",
@@ -93,24 +99,48 @@ def _load_module(path: Path, name: str):
     return mod
 
 
-def load_backend(yardstick: str | None, vendored: bool):
-    """Return ``(module, description)``: the yardstick if usable, else the copy."""
-    note = ""
-    if not vendored:
-        path = Path(yardstick) if yardstick else DEFAULT_YARDSTICK
-        if path.is_file():
-            try:
-                mod = _load_module(path, "_skmlp_bench_yardstick")
-                missing = [a for a in REQUIRED if not hasattr(mod, a)]
-                if not missing:
-                    return mod, f"yardstick {path}"
-                note = f" (yardstick at {path} lacks {', '.join(missing)})"
-            except Exception as exc:  # a broken yardstick must not stop the benchmark
-                note = f" (yardstick at {path} failed to import: {exc!r})"
-        else:
-            note = f" ({path} not found)"
-    mod = _load_module(HERE / "_workloads.py", "_skmlp_bench_workloads")
-    return mod, f"vendored benchmarks/_workloads.py{note}"
+def load_backend(yardstick: str | None = None, vendored: bool = False):
+    """The workloads and timing functions, and where they come from.
+
+    Parameters
+    ----------
+    yardstick : str or None, default=None
+        Path of a yardstick module with the same functions as
+        ``benchmarks/_workloads.py``. None: the bundled copy.
+    vendored : bool, default=False
+        Kept for old command lines (``--vendored``); the bundled copy is the
+        default anyway, and ``yardstick`` wins over it when both are given.
+
+    Returns
+    -------
+    module : module
+        The module with ``WORKLOADS``, ``make_data`` and the ``run_*``
+        functions.
+    description : str
+        Which file it is, for the output.
+
+    Raises
+    ------
+    SystemExit
+        When the given ``yardstick`` does not exist, fails to import or lacks
+        one of the functions: numbers measured with another file than the one
+        asked for would be mislabelled.
+    """
+    del vendored  # the default now
+    if yardstick is None:
+        mod = _load_module(BUNDLED, "_skmlp_bench_workloads")
+        return mod, "bundled benchmarks/_workloads.py"
+    path = Path(yardstick)
+    if not path.is_file():
+        sys.exit(f"--yardstick {path}: no such file")
+    try:
+        mod = _load_module(path, "_skmlp_bench_yardstick")
+    except Exception as exc:
+        sys.exit(f"--yardstick {path} failed to import: {exc!r}")
+    missing = [a for a in REQUIRED if not hasattr(mod, a)]
+    if missing:
+        sys.exit(f"--yardstick {path} lacks {', '.join(missing)}")
+    return mod, f"yardstick {path.resolve()}"
 
 
 _TORCH = None
@@ -269,6 +299,41 @@ def machine_info(backend_desc, args):
 
 
 # ---------------------------------------------------------------------- helpers
+#: Cell markers of flagged figures (see ``_targets.figure_flags``).
+MARK_BELOW = " (!)"
+MARK_UNSTABLE = " (~)"
+
+
+def _marks(flags, *systems, cell=""):
+    """The markers of the flagged figures of ``systems``, to append to ``cell``.
+
+    A cell without a figure (``–``, ``n/a``, ``error``) gets none.
+    """
+    if cell in ("–", "n/a", "error"):
+        return ""
+    reasons = [r for s in systems for r in flags.get(s, [])]
+    out = ""
+    if any(r.startswith("below") for r in reasons):
+        out += MARK_BELOW
+    if any(r.startswith("spread") for r in reasons):
+        out += MARK_UNSTABLE
+    return out
+
+
+def _mark(cell, flags, *systems):
+    """``cell`` followed by the markers of the flagged figures of ``systems``."""
+    return cell + _marks(flags, *systems, cell=cell)
+
+
+def _flag_legend():
+    return (
+        f"`{MARK_BELOW.strip()}`: below the GEMM-only bound, impossible (the run "
+        f"was disturbed); `{MARK_UNSTABLE.strip()}`: repetitions spread more than "
+        f"{MAX_SPREAD:.0%} of the median, (max - min) / median. A ratio carries "
+        "the markers of both its figures. Repeat the run before using them."
+    )
+
+
 def _fmt_s(x):
     if x is None:
         return "–"
@@ -529,17 +594,80 @@ def time_predict(backend, dtype, reps, mem):
 
 
 # -------------------------------------------------------------------------- main
+class _HelpFormatter(
+    argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter
+):
+    """Defaults in the options' help, the epilog (the workloads table) as written.
+
+    Flags (default False) and options without a default show none.
+    """
+
+    def _get_help_string(self, action):
+        if action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def workloads_help(workloads) -> str:
+    """The workloads as a plain-text table, for ``--help``.
+
+    Parameters
+    ----------
+    workloads : dict
+        ``name -> (n_samples, n_features, hidden, n_classes, batch, epochs)``
+        (``n_classes`` 0: regression).
+
+    Returns
+    -------
+    str
+    """
+    lines = [
+        "workloads (bundled benchmarks/_workloads.py; --yardstick may define others):",
+        f"  {'name':<9} {'samples':>8} {'features':>8}  {'hidden':<13} "
+        f"{'outputs':<10} {'batch':>5} {'epochs':>6}",
+    ]
+    for name, (n, d, hidden, k, batch, epochs) in workloads.items():
+        outputs = f"{k} classes" if k else "regression"
+        lines.append(
+            f"  {name:<9} {n:>8,} {d:>8}  {str(hidden):<13} {outputs:<10} "
+            f"{batch:>5} {epochs:>6}"
+        )
+    return "\n".join(lines)
+
+
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "workloads", nargs="*", help="default: all workloads of the yardstick"
+    bundled = _load_module(BUNDLED, "_skmlp_bench_workloads_help")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=_HelpFormatter,
+        epilog=workloads_help(bundled.WORKLOADS),
     )
-    p.add_argument("--dtype", default="float64", choices=["float32", "float64", "both"])
-    p.add_argument("--solver", default="adam", choices=["adam", "sgd", "both"])
     p.add_argument(
-        "--reps", type=int, default=3, help="timed repetitions (median reported)"
+        "workloads",
+        nargs="*",
+        default=list(bundled.WORKLOADS),
+        help="workloads to run (names below)",
     )
-    p.add_argument("--systems", default=",".join(ALL_SYSTEMS))
+    p.add_argument(
+        "--dtype",
+        default="float64",
+        choices=["float32", "float64", "both"],
+        help="dtype of the data and the networks",
+    )
+    p.add_argument(
+        "--solver", default="adam", choices=["adam", "sgd", "both"], help="solver"
+    )
+    p.add_argument(
+        "--reps",
+        type=int,
+        default=3,
+        help="timed repetitions (median reported; 2 or more to measure the spread)",
+    )
+    p.add_argument(
+        "--systems",
+        default=",".join(ALL_SYSTEMS),
+        help="comma-separated systems to time",
+    )
     p.add_argument(
         "--threads",
         type=int,
@@ -554,7 +682,9 @@ def parse_args(argv=None):
         action="store_true",
         help="skip the predict_proba throughput table",
     )
-    p.add_argument("--json", help="also write raw timings to this JSON file")
+    p.add_argument(
+        "--json", metavar="PATH", help="also write raw timings to this JSON file"
+    )
     p.add_argument(
         "--scorecard",
         metavar="JSON",
@@ -562,12 +692,16 @@ def parse_args(argv=None):
     )
     p.add_argument(
         "--yardstick",
-        help=f"path of the reference yardstick (default {DEFAULT_YARDSTICK})",
+        metavar="PATH",
+        help="take the workloads and timing functions from this yardstick file "
+        "instead of the bundled benchmarks/_workloads.py (e.g. the shared "
+        "reference yardstick.py)",
     )
     p.add_argument(
         "--vendored",
         action="store_true",
-        help="ignore the yardstick, use benchmarks/_workloads.py",
+        help="use the bundled benchmarks/_workloads.py (the default; kept for old "
+        "command lines)",
     )
     p.add_argument("--_mem-child", dest="mem_child", help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -586,7 +720,11 @@ def main(argv=None):
     unknown = set(systems) - set(ALL_SYSTEMS)
     if unknown:
         sys.exit(f"unknown systems {sorted(unknown)}; choose from {ALL_SYSTEMS}")
-    workloads = args.workloads or list(backend.WORKLOADS)
+    workloads = args.workloads
+    if args.yardstick and workloads == list(
+        _load_module(BUNDLED, "_skmlp_bench_workloads_help").WORKLOADS
+    ):
+        workloads = list(backend.WORKLOADS)  # the default: all of the yardstick's
     unknown = [w for w in workloads if w not in backend.WORKLOADS]
     if unknown:
         sys.exit(f"unknown workloads {unknown}; choose from {list(backend.WORKLOADS)}")
@@ -627,6 +765,7 @@ def main(argv=None):
             dtype = np.dtype(dtype_name).type
             for solver in solvers:
                 rows, mem_rows, spreads = [], [], []
+                any_flag = False
                 for name in workloads:
                     times, errors = time_fits(
                         backend, name, dtype, solver, systems, args.reps, torch_ok
@@ -652,16 +791,18 @@ def main(argv=None):
                         else measure_memory(backend, name, dtype, solver, tmp.name)
                     )
                     g, sk, to, me = (cell(s) for s in ALL_SYSTEMS)
+                    flags = figure_flags(times, med)
+                    any_flag = any_flag or bool(flags)
                     rows.append(
                         [
-                            name,
-                            _fmt_s(g),
-                            _fmt_s(sk),
-                            _fmt_s(to),
-                            _fmt_s(me),
-                            _fmt_ratio(me, g),
-                            _fmt_ratio(sk, me),
-                            _fmt_ratio(to, me),
+                            name + (" **flagged**" if flags else ""),
+                            _mark(_fmt_s(g), flags, "gemm"),
+                            _mark(_fmt_s(sk), flags, "sklearn"),
+                            _mark(_fmt_s(to), flags, "torch"),
+                            _mark(_fmt_s(me), flags, "skmlp"),
+                            _mark(_fmt_ratio(me, g), flags, "skmlp", "gemm"),
+                            _mark(_fmt_ratio(sk, me), flags, "sklearn", "skmlp"),
+                            _mark(_fmt_ratio(to, me), flags, "torch", "skmlp"),
                             _mem_cell(mem, "sklearn", "traced_peak"),
                             _mem_cell(mem, "skmlp", "traced_peak"),
                         ]
@@ -700,7 +841,14 @@ def main(argv=None):
                 ]
                 print(f"\n## Fit: {dtype_name}, {solver}\n")
                 print(_table(header, rows))
-                if args.reps > 1 and spreads:
+                if any_flag:
+                    print("\n" + _flag_legend())
+                if args.reps < 2:
+                    print(
+                        "\nOne repetition: the spread cannot be measured, so "
+                        "unstable figures cannot be flagged (use --reps 3 or more)."
+                    )
+                elif spreads:
                     print(
                         "\nSpread of the repetitions, (max - min) / median, of the "
                         "noisiest system per workload: " + "; ".join(spreads) + "."
@@ -739,14 +887,20 @@ def main(argv=None):
                     f"Max |sklearn - skmlp| probability difference: {diff:.2e}.\n"
                 )
                 prow = []
+                flags = figure_flags(times, med)
                 for s in ("gemm", *MEM_SYSTEMS):
+                    speedup = "–"
+                    if s == "skmlp":
+                        speedup = _fmt_ratio(med["sklearn"], med[s]) + _marks(
+                            flags, "sklearn", "skmlp"
+                        )
                     prow.append(
                         [
-                            s,
-                            _fmt_s(med[s]),
+                            s + (" **flagged**" if s in flags else ""),
+                            _fmt_s(med[s]) + _marks(flags, s),
                             f"{PREDICT_ROWS / med[s] / 1e6:.2f}",
-                            f"{med[s] / med['gemm']:.2f}x",
-                            _fmt_ratio(med["sklearn"], med[s]) if s == "skmlp" else "–",
+                            f"{med[s] / med['gemm']:.2f}x" + _marks(flags, s, "gemm"),
+                            speedup,
                             _fmt_mib(peaks.get(s)),
                         ]
                     )
@@ -763,6 +917,8 @@ def main(argv=None):
                         prow,
                     )
                 )
+                if flags:
+                    print("\n" + _flag_legend())
                 results["predict"].append(
                     {
                         "dtype": dtype_name,
@@ -786,6 +942,21 @@ def main(argv=None):
         pass
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
+    notes = flag_notes(results)
+    if notes:
+        n_flagged = sum(1 for line in notes if line.startswith(("- fit", "- pred")))
+        why = []
+        if n_flagged:
+            why.append(
+                f"{n_flagged} figure(s) are flagged as impossible or unstable "
+                '(listed under "Flagged figures" above)'
+            )
+        if args.reps < 2:
+            why.append("with --reps 1 the spread of the fits could not be measured")
+        print(
+            f"\n**Repeat this run**: {'; '.join(why)}. Use --reps 3 or more, on "
+            "a quieter machine (compare the load averages above)."
+        )
 
 
 if __name__ == "__main__":
