@@ -72,10 +72,19 @@ class Mode(NamedTuple):
 
 #: The mode of predictions and validation.
 INFERENCE = Mode()
+#: The mode of a training pass whose layers read neither rng nor sample weights.
+TRAINING = Mode(training=True)
 
 
 class Context:
-    """The arrays of one layer in one kind of pass (attributes set by the network)."""
+    """The arrays of one layer in one kind of pass (attributes set by the network).
+
+    Each layer type has its own subclass, whose ``__slots__`` name its
+    parameters, their gradients (``grad_<name>``), its buffers and what its
+    forward saves; slots keep the attribute reads of the per-step loop cheap.
+    """
+
+    __slots__ = ("ones",)
 
 
 def _dot(a, b, out=None):
@@ -93,6 +102,10 @@ class Layer:
     """Base class: a layer without parameters or buffers (the identity)."""
 
     params: tuple = ()
+    #: The :class:`Context` subclass of this layer type.
+    Context = Context
+    #: Whether its forward reads the mode's ``rng`` or ``sample_weight``.
+    uses_mode = False
 
     def buffer_units(self, training: bool) -> dict:
         """Columns of each per-row buffer a pass needs (none here)."""
@@ -124,6 +137,17 @@ class Dense(Layer):
     delta`` (one GEMV against a vector of ones), ``dL/dx = delta W^T``.
     """
 
+    class Context(Context):
+        __slots__ = (
+            "coef",
+            "intercept",
+            "grad_coef",
+            "grad_intercept",
+            "out",
+            "delta_in",
+            "x",
+        )
+
     def __init__(self, n_in: int, n_out: int, *, first: bool = False):
         self.n_in, self.n_out, self.first = int(n_in), int(n_out), first
         self.params = (
@@ -138,16 +162,20 @@ class Dense(Layer):
         return units
 
     def forward(self, ctx, x, mode):
-        out = _dot(x, ctx.coef, out=ctx.out)
+        if self.first:  # the input may be sparse
+            out = _dot(x, ctx.coef, out=ctx.out)
+        else:
+            out = np.matmul(x, ctx.coef, out=ctx.out)
         out += ctx.intercept
         ctx.x = x
         return out
 
     def backward(self, ctx, delta):
-        _dot(ctx.x.T, delta, out=ctx.grad_coef)
         np.dot(ctx.ones, delta, out=ctx.grad_intercept)  # column sums, one GEMV
         if self.first:
+            _dot(ctx.x.T, delta, out=ctx.grad_coef)
             return None
+        np.matmul(ctx.x.T, delta, out=ctx.grad_coef)
         return np.matmul(delta, ctx.coef.T, out=ctx.delta_in)
 
     def __repr__(self) -> str:
@@ -164,6 +192,9 @@ class ActivationLayer(Layer):
     units : int
         Width of the layer.
     """
+
+    class Context(Context):
+        __slots__ = ("pre", "a")
 
     def __init__(self, activation: Activation, units: int):
         self.activation, self.units = activation, int(units)
@@ -196,6 +227,11 @@ class Dropout(Layer):
         Probability of dropping a unit, in (0, 1). Kept units are scaled by
         ``1 / (1 - rate)``, so inference needs no change.
     """
+
+    class Context(Context):
+        __slots__ = ("mask",)
+
+    uses_mode = True
 
     def __init__(self, rate: float):
         self.rate = float(rate)

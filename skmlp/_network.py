@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from skmlp import _aligned
-from skmlp._layers import INFERENCE, ActivationLayer, Context, Dense, Dropout, Mode
+from skmlp._layers import INFERENCE, TRAINING, ActivationLayer, Dense, Dropout, Mode
 from skmlp._losses import Loss
+from skmlp._threads import UNTHREADED_MACS, blas_threads_for, single_thread_rows
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class Network:
         self.layers = list(layers)
         self.loss = loss
         self.layout = Layout(self.layers)
+        self._uses_mode = any(layer.uses_mode for layer in self.layers)
         self._workspaces: dict = {}
         self._view_cache: dict = {}
         self._plans: dict = {}
@@ -282,12 +284,12 @@ class Network:
         """One :class:`Context` per layer: its parameters, gradients and buffers."""
         contexts = []
         for i, layer in enumerate(self.layers):
-            ctx = Context()
-            ctx.__dict__.update(buffers[i])
-            ctx.__dict__.update(arrays[i])
+            ctx = layer.Context()
+            values = {**buffers[i], **arrays[i], "ones": ones}
             if grads is not None:
-                ctx.__dict__.update({f"grad_{k}": v for k, v in grads[i].items()})
-            ctx.ones = ones
+                values.update({f"grad_{k}": v for k, v in grads[i].items()})
+            for name, value in values.items():
+                setattr(ctx, name, value)
             contexts.append((layer, ctx))
         return contexts
 
@@ -324,10 +326,29 @@ class Network:
         :data:`PREDICT_BLOCK_ENTRIES`) through buffers reused from block to
         block; only the output is as long as ``X``.
         """
-        n = X.shape[0]
+        n, rows = X.shape[0], self.block_rows()
+        with blas_threads_for(
+            self.largest_product(min(n, rows)), floor=UNTHREADED_MACS
+        ):
+            return self._infer_blocks(arrays, X, rows)
+
+    def block_rows(self) -> int:
+        """Rows per block of an inference pass.
+
+        About :data:`PREDICT_BLOCK_ENTRIES` hidden entries, at least 64 rows,
+        and, where that leaves 64 rows or more, few enough that each block's
+        largest product stays on one BLAS thread, the policy the training
+        steps follow (:func:`skmlp._threads.blas_threads_for`).
+        """
         dense = self.dense_layers
         widest = max((d.n_out for d in dense[:-1]), default=1)
         rows = max(64, PREDICT_BLOCK_ENTRIES // widest)
+        single = single_thread_rows(self.largest_product(1))
+        return min(rows, single) if single >= 64 else rows
+
+    def _infer_blocks(self, arrays, X, rows: int) -> np.ndarray:
+        n = X.shape[0]
+        dense = self.dense_layers
         if n <= rows:  # one block: every layer allocates its output
             nobufs = [{"out": None} if "out" in b else {} for b in self._no_buffers()]
             contexts = self._contexts(arrays, nobufs, None)
@@ -386,8 +407,13 @@ class Network:
             grad[...] = 0
             return 0.0, 0.0
         contexts = self._plan(params, grad, n)
-        mode = Mode(training=True, rng=rng, sample_weight=sample_weight)
-        out = self._forward(contexts, X, mode)
+        if self._uses_mode:
+            mode = Mode(training=True, rng=rng, sample_weight=sample_weight)
+        else:
+            mode = TRAINING
+        out = X
+        for layer, ctx in contexts:
+            out = layer.forward(ctx, out, mode)
         # the output buffer becomes the output delta (the raw output is not
         # needed after); scaling it by 1/S here scales every gradient below
         loss = self.loss.loss_and_gradient(out, Y, sample_weight, out, 1.0 / weight)

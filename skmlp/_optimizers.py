@@ -138,6 +138,9 @@ class _Optimizer:
         """The point where the next gradient is evaluated (``params`` itself here)."""
         return params
 
+    #: Whether the decayed entries shrink before each update (see :meth:`_decay`).
+    decays = False
+
     def _decay(self, state: OptimizerState):
         """Factor that shrinks the decayed entries before each update, or None."""
         return None
@@ -162,7 +165,7 @@ class _Optimizer:
         """
         state.t += 1
         consts = self._constants(state)
-        decay = self._decay(state)
+        decay = self._decay(state) if self.decays else None
         arrays = [state.arrays[name] for name in self.state_names]
         tmp = state.arrays["scratch"]
         if params.size <= tmp.size:  # one block (small networks): no slicing
@@ -301,6 +304,7 @@ class AdamW(Adam):
 
     name = "adamw"
     hyperparameters = {**Adam.hyperparameters, "weight_decay": "weight_decay"}
+    decays = True
 
     def __init__(
         self, learning_rate_init, beta_1, beta_2, epsilon, weight_decay, n_decayed=0
