@@ -405,6 +405,98 @@ def test_predict_log_proba_is_finite_for_saturated_outputs(kind):
     assert not log_proba_is_finite_when_saturated(MLPClassifier, kind)
 
 
+#: Raw outputs, from moderate to saturated, one row each; a row of the
+#: multiclass table is one sample's three logits.
+LOGIT_ROWS = {
+    "binary": [
+        [t]
+        for t in (-800, -100, -60, -40, -20, -5, -0.5, 0, 0.5, 5, 20, 40, 60, 100, 800)
+    ],
+    "multiclass": [
+        row
+        for t in (0.5, 5, 20, 40, 60, 100, 800)
+        for row in ([t, 0, -t], [0, t, t / 2], [t, t, -t])
+    ],
+    "multilabel": [[t, -t, t / 2] for t in (0.5, 5, 20, 40, 60, 100, 800)],
+}
+
+
+def model_with_logits(kind):
+    """A fitted classifier whose ``decision_function(X)`` is ``X`` itself.
+
+    The fitted weights are overwritten with identity matrices (hidden
+    activation 'identity', zero intercepts), so the rows of ``X`` are the raw
+    outputs exactly; ``X`` is :data:`LOGIT_ROWS` ``[kind]``.
+    """
+    X = np.array(LOGIT_ROWS[kind], dtype=float)
+    k = X.shape[1]
+    rng = np.random.RandomState(0)
+    y = {
+        "binary": np.arange(20) % 2,
+        "multiclass": np.arange(20) % 3,
+        "multilabel": (rng.rand(20, 3) < 0.5).astype(int),
+    }[kind]
+    est = BackpropClassifier(
+        hidden_layer_sizes=(k,), activation="identity", max_iter=1, random_state=0
+    )
+    quietly(est.fit, rng.randn(20, k), y)
+    est.coefs_ = [np.eye(k), np.eye(k)]
+    est.intercepts_ = [np.zeros(k), np.zeros(k)]
+    assert_array_equal(est.decision_function(X).reshape(X.shape), X)
+    return est, X
+
+
+def reference_log_proba(z, link):
+    """Log-probabilities of raw outputs ``z``, in log space, without skmlp.
+
+    Sigmoid: ``log s(z) = -log1p(exp(-z))`` for ``z >= 0``, ``z - log1p(exp(z))``
+    below. Softmax: ``z_j - m - log1p(sum_{i != argmax} exp(z_i - m))`` with
+    ``m`` the row maximum, so the most probable class keeps its tiny distance
+    from 0. Both floored at ``log(tiny)``, as predict_log_proba documents.
+    """
+    if link == "softmax":
+        shifted = z - z.max(axis=1, keepdims=True)
+        rest = np.exp(shifted)
+        rest[np.arange(len(z)), z.argmax(axis=1)] = 0.0
+        out = shifted - np.log1p(rest.sum(axis=1, keepdims=True))
+    else:
+        pos = -np.log1p(np.exp(-np.abs(z)))  # log s(|z|)
+        log_p1 = np.where(z >= 0, pos, z + pos)  # log s(z) = z + log s(-z)
+        log_p0 = np.where(z >= 0, -z + pos, pos)
+        out = np.hstack([log_p0, log_p1]) if z.shape[1] == 1 else log_p1
+    return np.maximum(out, np.log(np.finfo(z.dtype).tiny))
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel"])
+def test_predict_log_proba_is_computed_in_log_space(kind):
+    """README: "``predict_log_proba`` is computed in log space".
+
+    Pins down that it is *not* ``log(predict_proba(X))``: ``predict_proba``
+    clips probabilities to ``[tiny, 1 - epsneg]``, so where a class is certain
+    to within ``1e-20`` its logarithm can only say ``log(1 - epsneg)``, about
+    ``-1.1e-16``; the log-space value is within ``1e-20`` of the truth. With
+    sigmoid outputs (log-sigmoid) every entry is accurate to ``rtol=1e-12``;
+    with softmax outputs (log-softmax) to one rounding of ``log(sum)``.
+    """
+    est, X = model_with_logits(kind)
+    link = est.out_activation_
+    assert link == ("softmax" if kind == "multiclass" else "logistic")
+    expected = reference_log_proba(X, link)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        log_proba = est.predict_log_proba(X)
+        proba = est.predict_proba(X)
+    assert log_proba.shape == expected.shape
+    assert_allclose(
+        log_proba, expected, rtol=1e-12, atol=4e-16 if kind == "multiclass" else 0
+    )
+    certain = expected > -1e-20
+    assert certain.sum() >= 5, "the test needs classes certain to within 1e-20"
+    assert_allclose(log_proba[certain], expected[certain], rtol=0, atol=1e-20)
+    # what the logarithm of the clipped probabilities says there instead
+    assert (np.abs(np.log(proba[certain]) - expected[certain]) > 1e-17).all()
+
+
 # ================================================================== divergence
 DIVERGE = {
     "hidden_layer_sizes": (5,),
