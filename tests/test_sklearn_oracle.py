@@ -233,6 +233,35 @@ def test_full_fit_matches_sklearn(kind, solver, weighted):
     assert_same_weights(sk, ours, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("kind", ["multiclass", "regression"])
+def test_unshuffled_minibatch_epochs_match_sklearn(kind, solver):
+    """``shuffle=False``: every epoch visits the mini-batches in row order.
+
+    Mini-batches of 5 rows (the last one short) over 4 epochs, compared with
+    scikit-learn, whose unshuffled epochs slice the rows in order. Shuffled
+    batches (``shuffle`` ignored) would give other weights and loss curve.
+    """
+    X, y = make_data(kind)
+    sk, ours = estimators(
+        kind,
+        hidden_layer_sizes=(6,),
+        solver=solver,
+        learning_rate_init=0.05 if solver == "sgd" else 0.02,
+        batch_size=5,
+        shuffle=False,
+        max_iter=4,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk.fit(X, y)
+        ours.fit(X, y)
+    assert ours.n_iter_ == sk.n_iter_ == 4
+    assert_allclose(ours.loss_curve_, sk.loss_curve_, rtol=1e-12)
+    assert_same_weights(sk, ours)
+
+
 @pytest.mark.parametrize("learning_rate", ["constant", "invscaling", "adaptive"])
 def test_sgd_schedules_and_stopping_match_sklearn(learning_rate):
     """Learning-rate schedules and the n_iter_no_change stop behave as in sklearn."""
