@@ -860,6 +860,51 @@ def test_mini_batch_with_zero_total_weight(Est):
     assert all(np.isfinite(w).all() for w in weights(est))
 
 
+# ============================================================ early stopping
+#: Class sizes whose shares of a 16-row validation set (validation_fraction=0.2
+#: of 80 rows) are whole rows: 10/6 and 8/5/3.
+CLASS_SIZES = {"binary": [50, 30], "multiclass": [40, 25, 15]}
+
+
+def validation_scores_are_class_shares(Est, kind, seeds=range(4)):
+    """Is every early-stopping validation score the share of one class in y?
+
+    All rows of ``X`` are equal, so the model predicts one class for every
+    validation row and its accuracy is that class's share of the validation
+    set. A stratified split gives each class its share of ``y`` exactly; a
+    plain random split of these sizes rarely does, for every class and seed.
+    """
+    sizes = CLASS_SIZES[kind]
+    y = np.repeat(np.arange(len(sizes)), sizes)
+    np.random.RandomState(0).shuffle(y)
+    X = np.ones((len(y), 2))
+    shares = np.array(sizes) / len(y)
+    for seed in seeds:
+        est = Est(
+            hidden_layer_sizes=(3,),
+            early_stopping=True,
+            validation_fraction=0.2,
+            max_iter=5,
+            n_iter_no_change=100,
+            random_state=seed,
+        )
+        quietly(est.fit, X, y)
+        assert len(est.validation_scores_) == 5
+        for score in est.validation_scores_:
+            if not np.isclose(score, shares, rtol=0, atol=1e-12).any():
+                return False
+    return True
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_early_stopping_split_is_stratified_for_multiclass_too(kind):
+    """README: "The early-stopping validation split is stratified for multiclass
+    targets too. scikit-learn stratifies it only for binary targets."
+    """
+    assert validation_scores_are_class_shares(BackpropClassifier, kind)
+    assert validation_scores_are_class_shares(MLPClassifier, kind) == (kind == "binary")
+
+
 # ==================================================================== dtypes
 def preserves_float32(Est, kind, solver):
     X, y = make_data(kind)
