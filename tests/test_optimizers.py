@@ -394,6 +394,44 @@ def test_nag_honours_the_step_size():
     assert_allclose(params, x0 - 0.04 * (A @ x0), rtol=1e-14)
 
 
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+def test_nag_momentum_sequence_continues_across_calls(how):
+    """``t_k`` and the previous iterate carry over between fits.
+
+    Two warm_start fits of 3 epochs, or 6 partial_fit calls, give exactly the
+    weights and loss curve of one 6-epoch fit: the momentum coefficient of the
+    first step of a later call is ``(t_k - 1) / t_{k+1}`` of the steps already
+    taken, not 0 as a restarted sequence would have it.
+    """
+    rng = np.random.RandomState(0)
+    X = rng.randn(30, 3)
+    y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.randn(30)
+    params = dict(
+        hidden_layer_sizes=(5,),
+        solver="nag",
+        learning_rate_init=0.05,
+        batch_size=10,
+        tol=0.0,
+        n_iter_no_change=1000,
+        random_state=0,
+    )
+    with pytest.warns(Warning, match="Maximum iterations"):
+        one = BackpropRegressor(max_iter=6, **params).fit(X, y)
+    if how == "warm_start":
+        est = BackpropRegressor(max_iter=3, warm_start=True, **params)
+        for _ in range(2):
+            with pytest.warns(Warning, match="Maximum iterations"):
+                est.fit(X, y)
+    else:
+        est = BackpropRegressor(**params)
+        for _ in range(6):
+            est.partial_fit(X, y)
+    assert est.loss_curve_ == one.loss_curve_
+    ours, reference = est.coefs_ + est.intercepts_, one.coefs_ + one.intercepts_
+    for a, b in zip(ours, reference, strict=True):
+        assert_array_equal(a, b)
+
+
 # --------------------------------------------------------------------- protocol
 OPTIMIZERS = {
     "sgd": lambda: SGD(0.01, 0.9, True),
