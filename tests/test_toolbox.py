@@ -180,6 +180,52 @@ def test_every_activation_trains_and_predicts_with_its_formula(kind, activation)
         assert_allclose(est.predict_proba(X), softmax(raw), rtol=1e-9, atol=1e-12)
 
 
+#: f'(0) as documented (docs/user_guide.rst, "Activations and their
+#: derivatives"; the docstrings of skmlp/_activations.py): at the kink of ReLU
+#: and leaky ReLU the derivative is taken from the left. Every activation here
+#: has f(0) = 0.
+DERIVATIVE_AT_ZERO = {
+    "relu": 0.0,
+    "leaky_relu": 0.01,
+    "elu": 1.0,
+    "identity": 1.0,
+    "tanh": 1.0,
+    "gelu": 0.5,
+    "silu": 0.5,
+}
+
+
+@pytest.mark.parametrize("activation", DERIVATIVE_AT_ZERO)
+def test_derivative_at_exactly_zero_is_the_documented_one(activation):
+    """One SGD step with every hidden pre-activation exactly 0 reveals f'(0).
+
+    With ``X = 0`` and zero initial intercepts (``weight_init='glorot_uniform'``)
+    every hidden ``z`` is exactly 0 and, as ``f(0) = 0``, so is every hidden
+    output. One full-batch SGD step (no momentum, no penalty) then moves the
+    output intercept by ``-lr mean(delta)`` and the hidden intercepts by
+    ``-lr f'(0) mean(delta) W2``: afterwards ``b1 = f'(0) W2 b2`` exactly. For
+    ReLU that is ``b1 = 0``: f'(0) = 0, not 1.
+    """
+    n = 8
+    X, y = np.zeros((n, 3)), np.linspace(-1.0, 2.0, n)
+    est = BackpropRegressor(
+        hidden_layer_sizes=(4,),
+        activation=activation,
+        weight_init="glorot_uniform",
+        solver="sgd",
+        momentum=0.0,
+        alpha=0.0,
+        learning_rate_init=0.1,
+        batch_size=n,
+        random_state=0,
+    )
+    est.partial_fit(X, y)
+    W2, b1, b2 = est.coefs_[1], est.intercepts_[0], est.intercepts_[1]
+    assert_allclose(b2, 0.1 * y.mean(), rtol=1e-14)  # -lr mean(z - y), z = 0
+    assert (W2 != 0).all()
+    assert_allclose(b1, DERIVATIVE_AT_ZERO[activation] * (W2 @ b2), rtol=1e-12, atol=0)
+
+
 PER_LAYER = [
     ["tanh", "gelu"],
     ["relu", "silu", "elu"],
