@@ -574,8 +574,22 @@ def test_divergence_raises_at_once_with_a_hint(kind, monkeypatch, capsys):
     assert not all(np.isfinite(c).all() for c in sk.coefs_)
 
 
+def other_data(kind):
+    """Data unlike ``make_data(kind)`` in all that fit records before training.
+
+    Two more features, and other class labels (7, 8, 9) or two targets instead
+    of one: a fit on it that fails without restoring the estimator leaves a
+    different ``n_features_in_`` (and ``classes_``) behind.
+    """
+    X, y = make_data(kind, seed=1)
+    X = np.hstack([X, X[:, :2] ** 2])
+    y = np.column_stack([y, -y]) if is_regression(kind) else y + 7
+    return X, y
+
+
 def fit_then_diverge(Est, kind, how):
-    """Fit well, then diverge by a warm-start refit or a partial_fit."""
+    """Fit well, then diverge by a warm-start refit, a partial_fit, or a fresh
+    refit on :func:`other_data`."""
     X, y = make_data(kind)
     est = quietly(
         Est(
@@ -589,9 +603,14 @@ def fit_then_diverge(Est, kind, how):
         y,
     )
     est.set_params(learning_rate_init=DIVERGE["learning_rate_init"], batch_size=10)
+    X_call, y_call = X * (1e3 if how == "partial_fit" else BIG), y
     if how == "warm_start":
         est.set_params(warm_start=True)
         call = est.fit
+    elif how == "refit":
+        call = est.fit
+        X_call, y_call = other_data(kind)
+        X_call = X_call * BIG
     else:
         call = est.partial_fit
     before = snapshot(est)
@@ -601,7 +620,7 @@ def fit_then_diverge(Est, kind, how):
         warnings.simplefilter("ignore", ConvergenceWarning)
         with np.errstate(all="ignore"):
             try:
-                call(X * (BIG if how == "warm_start" else 1e3), y)
+                call(X_call, y_call)
                 raised = False
             except ValueError:
                 raised = True
@@ -614,9 +633,19 @@ def fit_then_diverge(Est, kind, how):
         ("multiclass", "warm_start"),
         ("regression", "warm_start"),
         ("regression", "partial_fit"),
+        ("multiclass", "refit"),
+        ("regression", "refit"),
     ],
 )
 def test_divergence_leaves_a_fitted_model_unchanged(kind, how):
+    """A fit or partial_fit that diverges leaves the fitted model exactly as it was.
+
+    Continuing (warm_start, partial_fit) pins down that training works on a
+    copy of the kept state. A fresh refit on other data (more features, other
+    classes or outputs) pins down that everything fit set before training
+    diverged (``n_features_in_``, ``classes_``, the label binarizer) is
+    restored: the same data would set the same values again.
+    """
     Ours, Theirs = (
         (BackpropRegressor, MLPRegressor)
         if is_regression(kind)
@@ -638,9 +667,12 @@ def test_divergence_leaves_a_fitted_model_unchanged(kind, how):
     sk, sk_before, _, _, sk_raised = fit_then_diverge(Theirs, kind, how)
     assert sk_raised
     assert not all(np.isfinite(c).all() for c in sk.coefs_)
-    assert sk.n_iter_ != sk_before["n_iter_"] or len(sk.loss_curve_) != len(
-        sk_before["loss_curve_"]
-    )
+    if how == "refit":  # and it now describes the other data
+        assert sk.n_features_in_ == other_data(kind)[0].shape[1] != N_FEATURES
+    else:
+        assert sk.n_iter_ != sk_before["n_iter_"] or len(sk.loss_curve_) != len(
+            sk_before["loss_curve_"]
+        )
 
 
 EARLY_DIVERGE = {
@@ -722,7 +754,8 @@ def test_negative_sample_weight_is_rejected(kind, method):
 
 
 def bad_inputs(kind):
-    X, y = make_data(kind)
+    """Invalid variants of :func:`other_data`, one per way fit can reject data."""
+    X, y = other_data(kind)
     n = len(y)
     X_nan, X_inf = X.copy(), X.copy()
     X_nan[2, 1] = np.nan
@@ -751,8 +784,18 @@ BAD_CASES = [(k, c) for k in ("multiclass", "regression") for c in bad_inputs(k)
 
 @pytest.mark.parametrize("kind, case", BAD_CASES)
 def test_bad_input_raises_value_error_and_keeps_the_fitted_model(kind, case):
+    """A fit rejecting bad data leaves the earlier model exactly as it was.
+
+    The earlier model was fitted on a DataFrame (``feature_names_in_``); the
+    bad data are NumPy arrays with more features and other classes or outputs
+    (:func:`other_data`). Without restoring, a failure in validation would
+    already have deleted ``feature_names_in_``, and one after it (sample
+    weights, string targets) reset ``n_features_in_`` and ``classes_``.
+    """
     Est = BackpropRegressor if is_regression(kind) else BackpropClassifier
-    est, X0, _ = fitted(Est, kind)
+    X0, y0 = make_data(kind)
+    X0 = pd.DataFrame(X0, columns=[f"f{i}" for i in range(N_FEATURES)])
+    est = quietly(Est(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit, X0, y0)
     before = snapshot(est)
     pred = est.predict(X0)
     X, y, sw = bad_inputs(kind)[case]
