@@ -152,25 +152,35 @@ def test_adam_by_hand_with_a_changing_step_size():
 
 
 def test_adam_returned_buffer_never_aliases_the_state():
-    """Writing the next gradient into the returned buffer must not corrupt m or v."""
+    """Writing the next gradient into the returned buffer must not corrupt m or v.
+
+    After every step the returned buffer is filled with NaN (the loop writes
+    the next gradient there): the moments and the weights must be untouched,
+    and the iterates must be Adam's by hand (a returned buffer that the next
+    step uses as scratch space would change them).
+    """
     w0, grads = initial_params(), gradient_sequence()
     opt = Adam(0.01, 0.9, 0.999, 1e-8)
     params = w0.copy()
     state = opt.init_state(params)
     buffer = np.empty_like(params)
-    returned = []
+    iterates = []
     for g in grads:
         buffer[...] = g
         buffer = opt.step(params, buffer, state)
-        returned.append(buffer)
+        kept = {n: a.copy() for n, a in state.arrays.items() if n != "scratch"}
+        weights = params.copy()
+        buffer.fill(np.nan)
+        for name, arr in kept.items():
+            assert_array_equal(state.arrays[name], arr, err_msg=name)
+        assert_array_equal(params, weights)
+        iterates.append(params.copy())
         for name, arr in state.arrays.items():
             if name != "scratch":
                 assert not np.shares_memory(buffer, arr), name
         assert not np.shares_memory(buffer, params)
-        buffer.fill(np.nan)  # garbage in the next gradient buffer
-        buffer[...] = 0.0
-        buffer[...] = g  # overwritten before the next step, as the loop does
-    assert len(returned) == len(grads)
+    expected = adam_by_hand(w0, grads, [0.01] * len(grads), 0.9, 0.999, 1e-8)
+    assert_allclose(np.array(iterates), np.array(expected), rtol=1e-12, atol=1e-15)
 
 
 # ------------------------------------------------------------------------- AdamW
@@ -349,21 +359,26 @@ def test_nag_iterates_and_lookahead_points_by_hand(lr):
 
 
 def test_nag_t_sequence():
+    """``t_1 = 1``, ``t_{k+1} = (1 + sqrt(1 + 4 t_k^2)) / 2``.
+
+    Checked three ways on the library's ``NAG.next_t``: ``t_2`` is the golden
+    ratio, every step satisfies ``t_{k+1}^2 - t_{k+1} = t_k^2`` (the relation
+    that defines the sequence), and the values equal the recursion written out.
+    """
     state = NAG(0.1).init_state(np.zeros(3))
     assert state.nag_t == 1.0
-    t, expected = 1.0, []
-    for _ in range(5):
-        t = (1 + math.sqrt(1 + 4 * t * t)) / 2
-        expected.append(t)
-    got, t = [], 1.0
-    for _ in range(5):
+    got, t = [1.0], 1.0
+    for _ in range(6):
         t = NAG.next_t(t)
         got.append(t)
+    assert_allclose(got[1], (1 + math.sqrt(5)) / 2, rtol=1e-15)
+    for t_k, t_next in zip(got, got[1:], strict=False):
+        assert_allclose(t_next * t_next - t_next, t_k * t_k, rtol=1e-14)
+    t, expected = 1.0, [1.0]
+    for _ in range(6):
+        t = (1 + math.sqrt(1 + 4 * t * t)) / 2
+        expected.append(t)
     assert_allclose(got, expected, rtol=1e-15)
-    assert_allclose(
-        expected[:2],
-        [(1 + math.sqrt(5)) / 2, (1 + math.sqrt(1 + 4 * expected[0] ** 2)) / 2],
-    )
 
 
 def test_wrong_nag_with_gradient_at_x_is_detected():
