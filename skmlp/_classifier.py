@@ -34,7 +34,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
     the same parameters, defaults, fitted attributes, errors and warnings, and
     for the same ``random_state`` the same initial weights and mini-batch order.
     It differs where scikit-learn is wrong: ``warm_start`` keeps the optimizer
-    state, ``predict_log_proba`` is computed in log space, divergence stops
+    state, ``predict_log_proba`` stays finite when saturated, divergence stops
     training at once and never leaves NaN weights behind, and a failed ``fit``
     leaves a fitted model unchanged. Beyond scikit-learn it offers more
     activations (per layer), optimizers, schedules, dropout, L1, gradient

@@ -364,6 +364,103 @@ def test_predict_log_proba_is_finite_for_saturated_outputs(kind):
     assert not log_proba_is_finite_when_saturated(MLPClassifier, kind)
 
 
+#: Raw outputs, from moderate to saturated, one row each; a row of the
+#: multiclass table is one sample's three logits.
+LOGIT_ROWS = {
+    "binary": [
+        [t]
+        for t in (-800, -100, -60, -40, -20, -5, -0.5, 0, 0.5, 5, 20, 40, 60, 100, 800)
+    ],
+    "multiclass": [
+        row
+        for t in (0.5, 5, 20, 40, 60, 100, 800)
+        for row in ([t, 0, -t], [0, t, t / 2], [t, t, -t])
+    ],
+    "multilabel": [[t, -t, t / 2] for t in (0.5, 5, 20, 40, 60, 100, 800)],
+}
+
+
+def model_with_logits(kind):
+    """A fitted classifier whose ``decision_function(X)`` is ``X`` itself.
+
+    The fitted weights are overwritten with identity matrices (hidden
+    activation 'identity', zero intercepts), so the rows of ``X`` are the raw
+    outputs exactly; ``X`` is :data:`LOGIT_ROWS` ``[kind]``.
+    """
+    X = np.array(LOGIT_ROWS[kind], dtype=float)
+    k = X.shape[1]
+    rng = np.random.RandomState(0)
+    y = {
+        "binary": np.arange(20) % 2,
+        "multiclass": np.arange(20) % 3,
+        "multilabel": (rng.rand(20, 3) < 0.5).astype(int),
+    }[kind]
+    est = BackpropClassifier(
+        hidden_layer_sizes=(k,), activation="identity", max_iter=1, random_state=0
+    )
+    quietly(est.fit, rng.randn(20, k), y)
+    est.coefs_ = [np.eye(k), np.eye(k)]
+    est.intercepts_ = [np.zeros(k), np.zeros(k)]
+    assert_array_equal(est.decision_function(X).reshape(X.shape), X)
+    return est, X
+
+
+def reference_log_proba(z, link):
+    """Log-probabilities of raw outputs ``z``, in log space, without skmlp.
+
+    Sigmoid: ``log s(z) = -log1p(exp(-z))`` for ``z >= 0``, ``z - log1p(exp(z))``
+    below. Softmax: ``z_j - m - log1p(sum_{i != argmax} exp(z_i - m))`` with
+    ``m`` the row maximum, so the most probable class keeps its tiny distance
+    from 0. Both floored at ``log(tiny)``, as predict_log_proba documents.
+    """
+    if link == "softmax":
+        shifted = z - z.max(axis=1, keepdims=True)
+        rest = np.exp(shifted)
+        rest[np.arange(len(z)), z.argmax(axis=1)] = 0.0
+        out = shifted - np.log1p(rest.sum(axis=1, keepdims=True))
+    else:
+        pos = -np.log1p(np.exp(-np.abs(z)))  # log s(|z|)
+        log_p1 = np.where(z >= 0, pos, z + pos)  # log s(z) = z + log s(-z)
+        log_p0 = np.where(z >= 0, -z + pos, pos)
+        out = np.hstack([log_p0, log_p1]) if z.shape[1] == 1 else log_p1
+    return np.maximum(out, np.log(np.finfo(z.dtype).tiny))
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel"])
+def test_predict_log_proba_is_finite_and_the_log_of_predict_proba(kind):
+    """README: "``predict_log_proba`` stays finite where scikit-learn's is -inf".
+
+    The logits here reach +-800, where the unclipped sigmoid or softmax
+    underflows to 0 (scikit-learn's ``log(predict_proba)`` gives ``-inf``).
+    Below 1/2 the log-probabilities are the log-space ones of the logits (the
+    reference, written in the test, floored at ``log(tiny)``); from 1/2 on
+    they are the logarithms of ``predict_proba``'s clipped values, so the two
+    methods agree to rounding everywhere (scikit-learn's MLP tests assert
+    ``predict_log_proba == log(predict_proba)``).
+    """
+    est, X = model_with_logits(kind)
+    link = est.out_activation_
+    assert link == ("softmax" if kind == "multiclass" else "logistic")
+    expected = reference_log_proba(X, link)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        log_proba = est.predict_log_proba(X)
+        proba = est.predict_proba(X)
+    assert log_proba.shape == expected.shape
+    assert np.isfinite(log_proba).all()
+    floor = np.log(np.finfo(X.dtype).tiny)
+    assert (expected == floor).any(), "the test needs an underflowing class"
+    unlikely = expected < np.log(0.5)
+    assert_allclose(
+        log_proba[unlikely],
+        expected[unlikely],
+        rtol=1e-12,
+        atol=4e-16 if kind == "multiclass" else 0,
+    )
+    assert_array_equal(log_proba[~unlikely], np.log(proba[~unlikely]))
+    assert_allclose(log_proba, np.log(proba), rtol=1e-12)
+
+
 # ================================================================== divergence
 DIVERGE = {
     "hidden_layer_sizes": (5,),
@@ -441,8 +538,22 @@ def test_divergence_raises_at_once_with_a_hint(kind, monkeypatch, capsys):
     assert not all(np.isfinite(c).all() for c in sk.coefs_)
 
 
+def other_data(kind):
+    """Data unlike ``make_data(kind)`` in all that fit records before training.
+
+    Two more features, and other class labels (7, 8, 9) or two targets instead
+    of one: a fit on it that fails without restoring the estimator leaves a
+    different ``n_features_in_`` (and ``classes_``) behind.
+    """
+    X, y = make_data(kind, seed=1)
+    X = np.hstack([X, X[:, :2] ** 2])
+    y = np.column_stack([y, -y]) if is_regression(kind) else y + 7
+    return X, y
+
+
 def fit_then_diverge(Est, kind, how):
-    """Fit well, then diverge by a warm-start refit or a partial_fit."""
+    """Fit well, then diverge by a warm-start refit, a partial_fit, or a fresh
+    refit on :func:`other_data`."""
     X, y = make_data(kind)
     est = quietly(
         Est(
@@ -456,9 +567,14 @@ def fit_then_diverge(Est, kind, how):
         y,
     )
     est.set_params(learning_rate_init=DIVERGE["learning_rate_init"], batch_size=10)
+    X_call, y_call = X * (1e3 if how == "partial_fit" else BIG), y
     if how == "warm_start":
         est.set_params(warm_start=True)
         call = est.fit
+    elif how == "refit":
+        call = est.fit
+        X_call, y_call = other_data(kind)
+        X_call = X_call * BIG
     else:
         call = est.partial_fit
     before = snapshot(est)
@@ -468,7 +584,7 @@ def fit_then_diverge(Est, kind, how):
         warnings.simplefilter("ignore", ConvergenceWarning)
         with np.errstate(all="ignore"):
             try:
-                call(X * (BIG if how == "warm_start" else 1e3), y)
+                call(X_call, y_call)
                 raised = False
             except ValueError:
                 raised = True
@@ -481,9 +597,19 @@ def fit_then_diverge(Est, kind, how):
         ("multiclass", "warm_start"),
         ("regression", "warm_start"),
         ("regression", "partial_fit"),
+        ("multiclass", "refit"),
+        ("regression", "refit"),
     ],
 )
 def test_divergence_leaves_a_fitted_model_unchanged(kind, how):
+    """A fit or partial_fit that diverges leaves the fitted model exactly as it was.
+
+    Continuing (warm_start, partial_fit) pins down that training works on a
+    copy of the kept state. A fresh refit on other data (more features, other
+    classes or outputs) pins down that everything fit set before training
+    diverged (``n_features_in_``, ``classes_``, the label binarizer) is
+    restored: the same data would set the same values again.
+    """
     Ours, Theirs = (
         (BackpropRegressor, MLPRegressor)
         if is_regression(kind)
@@ -505,9 +631,12 @@ def test_divergence_leaves_a_fitted_model_unchanged(kind, how):
     sk, sk_before, _, _, sk_raised = fit_then_diverge(Theirs, kind, how)
     assert sk_raised
     assert not all(np.isfinite(c).all() for c in sk.coefs_)
-    assert sk.n_iter_ != sk_before["n_iter_"] or len(sk.loss_curve_) != len(
-        sk_before["loss_curve_"]
-    )
+    if how == "refit":  # and it now describes the other data
+        assert sk.n_features_in_ == other_data(kind)[0].shape[1] != N_FEATURES
+    else:
+        assert sk.n_iter_ != sk_before["n_iter_"] or len(sk.loss_curve_) != len(
+            sk_before["loss_curve_"]
+        )
 
 
 EARLY_DIVERGE = {
@@ -589,7 +718,8 @@ def test_negative_sample_weight_is_rejected(kind, method):
 
 
 def bad_inputs(kind):
-    X, y = make_data(kind)
+    """Invalid variants of :func:`other_data`, one per way fit can reject data."""
+    X, y = other_data(kind)
     n = len(y)
     X_nan, X_inf = X.copy(), X.copy()
     X_nan[2, 1] = np.nan
@@ -618,8 +748,18 @@ BAD_CASES = [(k, c) for k in ("multiclass", "regression") for c in bad_inputs(k)
 
 @pytest.mark.parametrize("kind, case", BAD_CASES)
 def test_bad_input_raises_value_error_and_keeps_the_fitted_model(kind, case):
+    """A fit rejecting bad data leaves the earlier model exactly as it was.
+
+    The earlier model was fitted on a DataFrame (``feature_names_in_``); the
+    bad data are NumPy arrays with more features and other classes or outputs
+    (:func:`other_data`). Without restoring, a failure in validation would
+    already have deleted ``feature_names_in_``, and one after it (sample
+    weights, string targets) reset ``n_features_in_`` and ``classes_``.
+    """
     Est = BackpropRegressor if is_regression(kind) else BackpropClassifier
-    est, X0, _ = fitted(Est, kind)
+    X0, y0 = make_data(kind)
+    X0 = pd.DataFrame(X0, columns=[f"f{i}" for i in range(N_FEATURES)])
+    est = quietly(Est(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit, X0, y0)
     before = snapshot(est)
     pred = est.predict(X0)
     X, y, sw = bad_inputs(kind)[case]
@@ -725,6 +865,51 @@ def test_mini_batch_with_zero_total_weight(Est):
     quietly(est.fit, X, y, sample_weight=sw)
     assert np.isfinite(est.loss_curve_).all()
     assert all(np.isfinite(w).all() for w in weights(est))
+
+
+# ============================================================ early stopping
+#: Class sizes whose shares of a 16-row validation set (validation_fraction=0.2
+#: of 80 rows) are whole rows: 10/6 and 8/5/3.
+CLASS_SIZES = {"binary": [50, 30], "multiclass": [40, 25, 15]}
+
+
+def validation_scores_are_class_shares(Est, kind, seeds=range(4)):
+    """Is every early-stopping validation score the share of one class in y?
+
+    All rows of ``X`` are equal, so the model predicts one class for every
+    validation row and its accuracy is that class's share of the validation
+    set. A stratified split gives each class its share of ``y`` exactly; a
+    plain random split of these sizes rarely does, for every class and seed.
+    """
+    sizes = CLASS_SIZES[kind]
+    y = np.repeat(np.arange(len(sizes)), sizes)
+    np.random.RandomState(0).shuffle(y)
+    X = np.ones((len(y), 2))
+    shares = np.array(sizes) / len(y)
+    for seed in seeds:
+        est = Est(
+            hidden_layer_sizes=(3,),
+            early_stopping=True,
+            validation_fraction=0.2,
+            max_iter=5,
+            n_iter_no_change=100,
+            random_state=seed,
+        )
+        quietly(est.fit, X, y)
+        assert len(est.validation_scores_) == 5
+        for score in est.validation_scores_:
+            if not np.isclose(score, shares, rtol=0, atol=1e-12).any():
+                return False
+    return True
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_early_stopping_split_is_stratified_for_multiclass_too(kind):
+    """README: "The early-stopping validation split is stratified for multiclass
+    targets too. scikit-learn stratifies it only for binary targets."
+    """
+    assert validation_scores_are_class_shares(BackpropClassifier, kind)
+    assert validation_scores_are_class_shares(MLPClassifier, kind) == (kind == "binary")
 
 
 # ==================================================================== dtypes

@@ -152,25 +152,35 @@ def test_adam_by_hand_with_a_changing_step_size():
 
 
 def test_adam_returned_buffer_never_aliases_the_state():
-    """Writing the next gradient into the returned buffer must not corrupt m or v."""
+    """Writing the next gradient into the returned buffer must not corrupt m or v.
+
+    After every step the returned buffer is filled with NaN (the loop writes
+    the next gradient there): the moments and the weights must be untouched,
+    and the iterates must be Adam's by hand (a returned buffer that the next
+    step uses as scratch space would change them).
+    """
     w0, grads = initial_params(), gradient_sequence()
     opt = Adam(0.01, 0.9, 0.999, 1e-8)
     params = w0.copy()
     state = opt.init_state(params)
     buffer = np.empty_like(params)
-    returned = []
+    iterates = []
     for g in grads:
         buffer[...] = g
         buffer = opt.step(params, buffer, state)
-        returned.append(buffer)
+        kept = {n: a.copy() for n, a in state.arrays.items() if n != "scratch"}
+        weights = params.copy()
+        buffer.fill(np.nan)
+        for name, arr in kept.items():
+            assert_array_equal(state.arrays[name], arr, err_msg=name)
+        assert_array_equal(params, weights)
+        iterates.append(params.copy())
         for name, arr in state.arrays.items():
             if name != "scratch":
                 assert not np.shares_memory(buffer, arr), name
         assert not np.shares_memory(buffer, params)
-        buffer.fill(np.nan)  # garbage in the next gradient buffer
-        buffer[...] = 0.0
-        buffer[...] = g  # overwritten before the next step, as the loop does
-    assert len(returned) == len(grads)
+    expected = adam_by_hand(w0, grads, [0.01] * len(grads), 0.9, 0.999, 1e-8)
+    assert_allclose(np.array(iterates), np.array(expected), rtol=1e-12, atol=1e-15)
 
 
 # ------------------------------------------------------------------------- AdamW
@@ -349,21 +359,26 @@ def test_nag_iterates_and_lookahead_points_by_hand(lr):
 
 
 def test_nag_t_sequence():
+    """``t_1 = 1``, ``t_{k+1} = (1 + sqrt(1 + 4 t_k^2)) / 2``.
+
+    Checked three ways on the library's ``NAG.next_t``: ``t_2`` is the golden
+    ratio, every step satisfies ``t_{k+1}^2 - t_{k+1} = t_k^2`` (the relation
+    that defines the sequence), and the values equal the recursion written out.
+    """
     state = NAG(0.1).init_state(np.zeros(3))
     assert state.extras["t"] == 1.0
-    t, expected = 1.0, []
-    for _ in range(5):
-        t = (1 + math.sqrt(1 + 4 * t * t)) / 2
-        expected.append(t)
-    got, t = [], 1.0
-    for _ in range(5):
+    got, t = [1.0], 1.0
+    for _ in range(6):
         t = NAG.next_t(t)
         got.append(t)
+    assert_allclose(got[1], (1 + math.sqrt(5)) / 2, rtol=1e-15)
+    for t_k, t_next in zip(got, got[1:], strict=False):
+        assert_allclose(t_next * t_next - t_next, t_k * t_k, rtol=1e-14)
+    t, expected = 1.0, [1.0]
+    for _ in range(6):
+        t = (1 + math.sqrt(1 + 4 * t * t)) / 2
+        expected.append(t)
     assert_allclose(got, expected, rtol=1e-15)
-    assert_allclose(
-        expected[:2],
-        [(1 + math.sqrt(5)) / 2, (1 + math.sqrt(1 + 4 * expected[0] ** 2)) / 2],
-    )
 
 
 def test_wrong_nag_with_gradient_at_x_is_detected():
@@ -392,6 +407,44 @@ def test_nag_honours_the_step_size():
     buffer[...] = A @ opt.lookahead(params, state)
     opt.step(params, buffer, state)
     assert_allclose(params, x0 - 0.04 * (A @ x0), rtol=1e-14)
+
+
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+def test_nag_momentum_sequence_continues_across_calls(how):
+    """``t_k`` and the previous iterate carry over between fits.
+
+    Two warm_start fits of 3 epochs, or 6 partial_fit calls, give exactly the
+    weights and loss curve of one 6-epoch fit: the momentum coefficient of the
+    first step of a later call is ``(t_k - 1) / t_{k+1}`` of the steps already
+    taken, not 0 as a restarted sequence would have it.
+    """
+    rng = np.random.RandomState(0)
+    X = rng.randn(30, 3)
+    y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.randn(30)
+    params = dict(
+        hidden_layer_sizes=(5,),
+        solver="nag",
+        learning_rate_init=0.05,
+        batch_size=10,
+        tol=0.0,
+        n_iter_no_change=1000,
+        random_state=0,
+    )
+    with pytest.warns(Warning, match="Maximum iterations"):
+        one = BackpropRegressor(max_iter=6, **params).fit(X, y)
+    if how == "warm_start":
+        est = BackpropRegressor(max_iter=3, warm_start=True, **params)
+        for _ in range(2):
+            with pytest.warns(Warning, match="Maximum iterations"):
+                est.fit(X, y)
+    else:
+        est = BackpropRegressor(**params)
+        for _ in range(6):
+            est.partial_fit(X, y)
+    assert est.loss_curve_ == one.loss_curve_
+    ours, reference = est.coefs_ + est.intercepts_, one.coefs_ + one.intercepts_
+    for a, b in zip(ours, reference, strict=True):
+        assert_array_equal(a, b)
 
 
 # --------------------------------------------------------------------- protocol
@@ -486,3 +539,133 @@ def test_training_loop_requests_nag_gradients_at_the_lookahead(monkeypatch):
     assert_allclose(final, x_prev, rtol=1e-12, atol=1e-14)
     # the momentum mattered: some y_k differs from the weights x_{k-1}
     assert not np.allclose(calls[3][0], calls[2][0] - lr * calls[2][1])
+
+
+# ------------------------------------------------------- through the estimator
+#: Non-default settings, so that each reaches its update rule or the test fails.
+SOLVER_SETTINGS = {
+    "sgd": {"momentum": 0.6, "nesterovs_momentum": False},
+    "sgd-nesterov": {"momentum": 0.6, "nesterovs_momentum": True},
+    "adam": {"beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-4},
+    "adamw": {"beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-4, "weight_decay": 0.5},
+    "rmsprop": {"rho": 0.7, "epsilon": 1e-4},
+    "adagrad": {"epsilon": 1e-4},
+    "nag": {},
+}
+
+
+class LinearMLP:
+    """A one-hidden-layer MLP with identity activation, its gradient by hand.
+
+    Parameters are one flat vector laid out as ``W1, W2, b1, b2`` (weights
+    first, as L2 and AdamW's decay apply to them only). The objective is the
+    regressor's: ``sum((out - y)^2) / (2 n) + alpha ||W||^2 / (2 n)``.
+    """
+
+    def __init__(self, X, y, n_hidden, alpha):
+        self.X, self.y, self.alpha = X, y.reshape(-1, 1), alpha
+        n_in = X.shape[1]
+        self.shapes = [(n_in, n_hidden), (n_hidden, 1), (n_hidden,), (1,)]
+        sizes = [math.prod(s) for s in self.shapes]
+        self.bounds = np.cumsum([0, *sizes])
+        self.n_coef = sizes[0] + sizes[1]
+
+    def flatten(self, coefs, intercepts):
+        return np.concatenate([a.ravel() for a in [*coefs, *intercepts]])
+
+    def unflatten(self, p):
+        return [
+            p[a:b].reshape(s)
+            for a, b, s in zip(self.bounds, self.bounds[1:], self.shapes, strict=False)
+        ]
+
+    def gradient(self, p):
+        W1, W2, b1, b2 = self.unflatten(p)
+        n = self.X.shape[0]
+        H = self.X @ W1 + b1
+        r = (H @ W2 + b2 - self.y) / n
+        gH = r @ W2.T
+        return np.concatenate(
+            [
+                (self.X.T @ gH + self.alpha / n * W1).ravel(),
+                (H.T @ r + self.alpha / n * W2).ravel(),
+                gH.sum(axis=0),
+                r.sum(axis=0),
+            ]
+        )
+
+
+def steps_by_hand(name, mlp, p0, lr, n_steps, s):
+    """Iterates of full-batch steps of solver ``name`` with settings ``s``."""
+    p, iterates = p0.copy(), []
+    a, b = np.zeros_like(p), np.zeros_like(p)  # first/second moment or velocity
+    x_prev, t_nag = p0.copy(), 1.0
+    for t in range(1, n_steps + 1):
+        if name == "nag":
+            mu = 0.0
+            if t > 1:
+                t_next = (1 + math.sqrt(1 + 4 * t_nag * t_nag)) / 2
+                mu, t_nag = (t_nag - 1) / t_next, t_next
+            y = p + mu * (p - x_prev)
+            x_prev, p = p, y - lr * mlp.gradient(y)
+            iterates.append(p.copy())
+            continue
+        g = mlp.gradient(p)
+        if name.startswith("sgd"):
+            a = s["momentum"] * a - lr * g
+            p = p + (s["momentum"] * a - lr * g if s["nesterovs_momentum"] else a)
+        elif name in ("adam", "adamw"):
+            if name == "adamw":
+                p[: mlp.n_coef] *= 1 - lr * s["weight_decay"]
+            b1, b2 = s["beta_1"], s["beta_2"]
+            a = b1 * a + (1 - b1) * g
+            b = b2 * b + (1 - b2) * g * g
+            lr_t = lr * math.sqrt(1 - b2**t) / (1 - b1**t)  # bias correction
+            p = p - lr_t * a / (np.sqrt(b) + s["epsilon"])
+        elif name == "rmsprop":
+            b = s["rho"] * b + (1 - s["rho"]) * g * g
+            p = p - lr * g / (np.sqrt(b) + s["epsilon"])
+        elif name == "adagrad":
+            b = b + g * g
+            p = p - lr * g / (np.sqrt(b) + s["epsilon"])
+        iterates.append(p.copy())
+    return iterates
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+@pytest.mark.parametrize("name", list(SOLVER_SETTINGS))
+def test_first_full_batch_steps_of_every_solver_by_hand(name, alpha):
+    """Each ``partial_fit`` over one full batch is one step of the update rule.
+
+    Through the public estimator, for every stochastic solver: the weights
+    after each of 4 steps equal the update formulas written out above (Adam's
+    with its bias correction, AdamW's decay of the weights but not the
+    intercepts, NAG's gradient at the look-ahead point) on an identity-
+    activation network whose gradient is computed by hand. The initial weights
+    are those of the same ``random_state`` after a step of 1e-300.
+    """
+    rng = np.random.RandomState(0)
+    X = rng.randn(12, 3)
+    y = X @ [1.0, -2.0, 0.5] + 0.3 * rng.randn(12)
+    common = dict(
+        hidden_layer_sizes=(4,),
+        activation="identity",
+        alpha=alpha,
+        batch_size=12,
+        random_state=0,
+    )
+    mlp = LinearMLP(X, y, 4, alpha)
+    start = BackpropRegressor(
+        solver="sgd", learning_rate_init=1e-300, momentum=0.0, **common
+    ).partial_fit(X, y)
+    p0 = mlp.flatten(start.coefs_, start.intercepts_)
+    lr, settings = 0.05, SOLVER_SETTINGS[name]
+    est = BackpropRegressor(
+        solver=name.split("-")[0], learning_rate_init=lr, **settings, **common
+    )
+    expected = steps_by_hand(name, mlp, p0, lr, 4, settings)
+    for k in range(4):
+        est.partial_fit(X, y)
+        got = mlp.flatten(est.coefs_, est.intercepts_)
+        assert_allclose(got, expected[k], rtol=1e-10, atol=1e-13, err_msg=f"step {k}")
+    assert not np.allclose(expected[-1], p0)

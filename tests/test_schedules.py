@@ -70,9 +70,14 @@ def test_cosine_closed_form_endpoints_and_midpoint(lr_min, n_epochs):
     sched = Cosine(LR0, lr_min, n_epochs)
     T = n_epochs
     assert_allclose(sched.epoch_start(0.0, 0), LR0, rtol=1e-15)
-    # the cycle's end point (the limit e -> T) is lr_min ...
-    assert_allclose(cosine(T - 1e-9, T, lr_min=lr_min), lr_min, atol=1e-15)
-    if T == 200:  # ... which the last epoch of a long cycle nearly reaches
+    # the last epoch of a cycle is one step short of lr_min (the limit e -> T):
+    # (1 + cos(pi (T - 1) / T)) / 2 = sin^2(pi / (2 T)) ...
+    assert_allclose(
+        sched.epoch_start(0.0, T - 1),
+        lr_min + (LR0 - lr_min) * math.sin(math.pi / (2 * T)) ** 2,
+        rtol=1e-13,
+    )
+    if T == 200:  # ... which a long cycle nearly reaches
         assert_allclose(sched.epoch_start(0.0, T - 1), lr_min, atol=1e-5)
     # ... and at e = T the cycle restarts (a warm-started fit gets a fresh cycle)
     assert_allclose(sched.epoch_start(0.0, T), LR0, rtol=1e-15)

@@ -212,6 +212,35 @@ def test_full_fit_matches_sklearn(kind, solver, weighted):
     assert_same_weights(sk, ours, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("kind", ["multiclass", "regression"])
+def test_unshuffled_minibatch_epochs_match_sklearn(kind, solver):
+    """``shuffle=False``: every epoch visits the mini-batches in row order.
+
+    Mini-batches of 5 rows (the last one short) over 4 epochs, compared with
+    scikit-learn, whose unshuffled epochs slice the rows in order. Shuffled
+    batches (``shuffle`` ignored) would give other weights and loss curve.
+    """
+    X, y = make_data(kind)
+    sk, ours = estimators(
+        kind,
+        hidden_layer_sizes=(6,),
+        solver=solver,
+        learning_rate_init=0.05 if solver == "sgd" else 0.02,
+        batch_size=5,
+        shuffle=False,
+        max_iter=4,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk.fit(X, y)
+        ours.fit(X, y)
+    assert ours.n_iter_ == sk.n_iter_ == 4
+    assert_allclose(ours.loss_curve_, sk.loss_curve_, rtol=1e-12)
+    assert_same_weights(sk, ours)
+
+
 @pytest.mark.parametrize("learning_rate", ["constant", "invscaling", "adaptive"])
 def test_sgd_schedules_and_stopping_match_sklearn(learning_rate):
     """Learning-rate schedules and the n_iter_no_change stop behave as in sklearn."""
@@ -315,6 +344,98 @@ def test_one_partial_fit_after_fit_continues_like_sklearn():
     ours.partial_fit(X, y)
     assert_same_weights(sk, ours)
     assert_allclose(ours.loss_curve_, sk.loss_curve_, rtol=1e-12)
+
+
+def edit_weights(est, how):
+    """Change fitted weights as a user may: in place, or by new arrays."""
+    if how == "in_place":
+        est.coefs_[0] *= -0.5
+        est.intercepts_[-1] += 0.25
+    else:
+        est.coefs_ = [-0.5 * c for c in est.coefs_]
+        est.intercepts_[-1] = est.intercepts_[-1] + 0.25
+
+
+#: How training continues after an edit, and with which optimizer. A warm_start
+#: fit only matches scikit-learn with a stateless optimizer: scikit-learn starts
+#: a new one at every fit, skmlp keeps its state.
+CONTINUATIONS = {
+    "partial_fit-sgd": ("partial_fit", {"solver": "sgd", "momentum": 0.9}),
+    "partial_fit-adam": ("partial_fit", {"solver": "adam"}),
+    "warm_start-sgd": ("warm_start", {"solver": "sgd", "momentum": 0.0}),
+}
+
+
+@pytest.mark.parametrize("edit", ["in_place", "replaced"])
+@pytest.mark.parametrize("continuation", list(CONTINUATIONS))
+@pytest.mark.parametrize("kind", ["multiclass", "regression"])
+def test_training_continues_from_edited_weights_like_sklearn(kind, continuation, edit):
+    """warm_start and partial_fit continue from ``coefs_``/``intercepts_`` as
+    they are now, edited by the user, as scikit-learn (which trains those very
+    arrays) does.
+
+    Pins down ``_start_state``'s "continue from coefs_/intercepts_ as they are
+    now (users may edit them)": continuing from the weights kept inside the
+    estimator instead would ignore edits made by assigning new arrays.
+    """
+    call, optimizer = CONTINUATIONS[continuation]
+    X, y = make_data(kind)
+    sk, ours = estimators(
+        kind,
+        hidden_layer_sizes=(5,),
+        learning_rate_init=0.02,
+        batch_size=N_SAMPLES,
+        shuffle=False,
+        max_iter=3,
+        tol=0.0,
+        warm_start=call == "warm_start",
+        random_state=0,
+        **optimizer,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for est in (sk, ours):
+            est.fit(X, y)
+            edit_weights(est, edit)
+            if call == "partial_fit":
+                est.partial_fit(X, y)
+            else:
+                est.fit(X, y)
+    assert_same_weights(sk, ours)
+    assert_allclose(ours.loss_curve_, sk.loss_curve_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("call", ["partial_fit", "warm_start"])
+@pytest.mark.parametrize("solver", ["sgd", "adam", "rmsprop", "adagrad", "adamw"])
+def test_every_solver_continues_from_edited_weights(solver, call):
+    """The same for skmlp's own solvers, without scikit-learn: with a step size
+    too small to move any weight (1e-300), the weights after the next warm fit or
+    partial_fit are exactly the edited ones, not the weights before the edit.
+
+    Not for NAG: its look-ahead point adds momentum along the edit itself
+    (edited weights minus the previous iterate).
+    """
+    X, y = make_data("regression")
+    est = BackpropRegressor(
+        hidden_layer_sizes=(5,),
+        solver=solver,
+        learning_rate_init=1e-300,
+        max_iter=2,
+        warm_start=call == "warm_start",
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+        for how in ("replaced", "in_place"):
+            edit_weights(est, how)
+            edited = [a.copy() for a in est.coefs_ + est.intercepts_]
+            if call == "partial_fit":
+                est.partial_fit(X, y)
+            else:
+                est.fit(X, y)
+            for a, b in zip(est.coefs_ + est.intercepts_, edited, strict=True):
+                assert_array_equal(a, b, err_msg=how)
 
 
 # -------------------------------------------------------------------- prediction

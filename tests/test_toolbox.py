@@ -126,6 +126,18 @@ def test_registries_hold_the_documented_entries():
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("kind", ["multiclass", "regression"])
 def test_every_activation_trains_and_predicts_with_its_formula(kind, activation):
+    """Every activation trains, and predicts with its formula (tests/_reference.py).
+
+    The prediction check is exact. The training check (last epoch's loss below
+    the first) is a smoke test only: it still passes with a wrong derivative
+    (checked: tanh's as ``1 - |a|``, GELU's without ``z phi(z)``, ReLU's as 0.5).
+    The derivatives are pinned down exactly by
+    ``test_gradients.py::test_activation_forward_and_derivative`` (finite
+    differences, every activation, away from 0),
+    ``test_gradients.py::test_gradient_matches_finite_differences`` (the whole
+    network) and, at ``z = 0``,
+    :func:`test_derivative_at_exactly_zero_is_the_documented_one`.
+    """
     X, y = make_data(kind)
     Est = BackpropRegressor if kind == "regression" else BackpropClassifier
     est = fit(
@@ -145,6 +157,52 @@ def test_every_activation_trains_and_predicts_with_its_formula(kind, activation)
         assert_allclose(est.predict(X), raw.ravel(), rtol=1e-10, atol=1e-12)
     else:
         assert_allclose(est.predict_proba(X), softmax(raw), rtol=1e-9, atol=1e-12)
+
+
+#: f'(0) as documented (docs/user_guide.rst, "Activations and their
+#: derivatives"; the docstrings of skmlp/_activations.py): at the kink of ReLU
+#: and leaky ReLU the derivative is taken from the left. Every activation here
+#: has f(0) = 0.
+DERIVATIVE_AT_ZERO = {
+    "relu": 0.0,
+    "leaky_relu": 0.01,
+    "elu": 1.0,
+    "identity": 1.0,
+    "tanh": 1.0,
+    "gelu": 0.5,
+    "silu": 0.5,
+}
+
+
+@pytest.mark.parametrize("activation", DERIVATIVE_AT_ZERO)
+def test_derivative_at_exactly_zero_is_the_documented_one(activation):
+    """One SGD step with every hidden pre-activation exactly 0 reveals f'(0).
+
+    With ``X = 0`` and zero initial intercepts (``weight_init='glorot_uniform'``)
+    every hidden ``z`` is exactly 0 and, as ``f(0) = 0``, so is every hidden
+    output. One full-batch SGD step (no momentum, no penalty) then moves the
+    output intercept by ``-lr mean(delta)`` and the hidden intercepts by
+    ``-lr f'(0) mean(delta) W2``: afterwards ``b1 = f'(0) W2 b2`` exactly. For
+    ReLU that is ``b1 = 0``: f'(0) = 0, not 1.
+    """
+    n = 8
+    X, y = np.zeros((n, 3)), np.linspace(-1.0, 2.0, n)
+    est = BackpropRegressor(
+        hidden_layer_sizes=(4,),
+        activation=activation,
+        weight_init="glorot_uniform",
+        solver="sgd",
+        momentum=0.0,
+        alpha=0.0,
+        learning_rate_init=0.1,
+        batch_size=n,
+        random_state=0,
+    )
+    est.partial_fit(X, y)
+    W2, b1, b2 = est.coefs_[1], est.intercepts_[0], est.intercepts_[1]
+    assert_allclose(b2, 0.1 * y.mean(), rtol=1e-14)  # -lr mean(z - y), z = 0
+    assert (W2 != 0).all()
+    assert_allclose(b1, DERIVATIVE_AT_ZERO[activation] * (W2 @ b2), rtol=1e-12, atol=0)
 
 
 PER_LAYER = [
@@ -193,6 +251,21 @@ def test_bad_activation_lists_raise_value_error(activation):
 @pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
 def test_every_solver_learns(kind, solver):
+    """Every solver reaches a good score on easy data: a smoke test only.
+
+    It still passes with a wrong update rule (checked: Adam without its bias
+    correction, AdamW decaying the intercepts, Adagrad ignoring ``epsilon``,
+    SGD ignoring ``nesterovs_momentum``, NAG's gradient at ``x_k``). The rules
+    are pinned down exactly through the estimator by
+    ``test_optimizers.py::test_first_full_batch_steps_of_every_solver_by_hand``
+    (every stochastic solver), on their own by the by-hand and scikit-learn
+    comparisons in ``test_optimizers.py`` (``test_sgd_by_hand``,
+    ``test_adam_by_hand_with_a_changing_step_size``,
+    ``test_adamw_decays_leading_weights_before_the_adam_step``,
+    ``test_rmsprop_by_hand``, ``test_adagrad_by_hand``,
+    ``test_nag_iterates_and_lookahead_points_by_hand``), and for 'lbfgs' by
+    ``test_sklearn_oracle.py::test_single_output_lbfgs_matches_sklearn``.
+    """
     X, y = make_data(kind, n_samples=80)
     lr = {"sgd": 0.05, "nag": 0.05, "adagrad": 0.1}.get(solver, 0.01)
     Est = BackpropRegressor if kind == "regression" else BackpropClassifier
@@ -270,6 +343,18 @@ def test_solver_hyperparameters_reach_the_optimizer(solver, param, values):
 @pytest.mark.parametrize("learning_rate", SCHEDULES)
 @pytest.mark.parametrize("solver", STOCHASTIC_SOLVERS)
 def test_every_schedule_with_every_stochastic_solver(solver, learning_rate):
+    """Every schedule runs with every stochastic solver and warm-up: a smoke test.
+
+    Finite weights and a falling loss still pass with the epoch count off by
+    one (checked: for the closed-form schedules, for warm-up, and for
+    invscaling's sample count). The per-epoch rates are pinned down exactly,
+    against their formulas, by ``test_schedules.py``:
+    ``test_closed_form_schedules_drive_every_stochastic_solver`` (exponential,
+    step and cosine with every solver), ``test_warmup_scales_the_rate_linearly``,
+    ``test_sgd_invscaling_uses_samples_seen``,
+    ``test_sgd_adaptive_divides_by_five_at_plateaus_like_sklearn`` and
+    ``test_sklearn_schedules_are_ignored_by_non_sgd_solvers``.
+    """
     X, y = make_data("binary", n_samples=40)
     est = fit(
         BackpropClassifier(
@@ -432,6 +517,16 @@ def test_named_glorot_uniform_is_not_sklearns_draws(no_training):
 # ----------------------------------------------------------- regression losses
 @pytest.mark.parametrize("loss", sorted(REGRESSION_LOSSES))
 def test_every_regression_loss_fits(loss):
+    """Every regression loss fits easy data: a smoke test only.
+
+    It still passes with a wrong gradient (checked: Huber's clipped at
+    ``2 delta``, the absolute error's sign times 1.5, Poisson's doubled). Each
+    loss's value and gradient are pinned down exactly by
+    ``test_gradients.py::test_loss_gradient_wrt_raw_output`` (finite
+    differences) and ``test_gradients.py::test_objective_matches_reference``,
+    and through the estimator by
+    ``test_check_gradients.py::test_passes_for_every_loss``.
+    """
     X, y = make_data("regression", n_samples=80)
     if loss == "poisson":
         y = np.exp(0.3 * X[:, 0])
