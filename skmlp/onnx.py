@@ -225,11 +225,16 @@ def _gelu(g, x):
 
 
 def _silu(g, x):
-    """``x sigmoid(x)`` as ``Mul(x, Sigmoid(x))``.
+    """``x sigmoid(x)``: ``Mul(x, Sigmoid(x))``; double: ``x / (1 + Exp(-x))``.
 
-    Swish (opset 24) would be one node, but skl2onnx 1.20 writes opsets up to
-    22 only.
+    onnxruntime's optimizer fuses ``Mul(x, Sigmoid(x))`` into
+    com.microsoft's QuickGelu, which has no double CPU kernel before the fix
+    of onnxruntime issue 32421 (1.17 fails to load the graph), hence the
+    division in double. Swish (opset 24) would be one node, but skl2onnx 1.20
+    writes opsets up to 22 only.
     """
+    if g.double:
+        return g.op("Div", x, g.op("Add", g.op("Exp", g.op("Neg", x)), g.constant(1)))
     return g.op("Mul", x, g.op("Sigmoid", x))
 
 
