@@ -416,10 +416,10 @@ def _clip_probabilities(g, proba, out):
 def _sigmoids(g, z):
     """``(sigmoid(-z), sigmoid(z))``, each accurate relative to its size.
 
-    onnxruntime's Sigmoid is accurate only in absolute terms (it returns 0 for
-    inputs below -37 in double and -17 in float32, where ``expit`` is
-    1e-16 and 4e-8), so the head writes it from ``e = Exp(-|z|)``: the larger
-    probability is ``1 / (1 + e)``, the smaller ``e / (1 + e)``.
+    onnxruntime's Sigmoid is accurate only in absolute terms (it returns 0
+    from -37 on in double and from -18 in float32, where ``expit`` gives
+    8.5e-17 and 1.5e-8), so the heads write it from ``e = Exp(-|z|)``: the
+    larger probability is ``1 / (1 + e)``, the smaller ``e / (1 + e)``.
     """
     e = g.op("Exp", g.op("Neg", g.op("Abs", z)))
     large = g.op("Reciprocal", g.op("Add", e, g.constant(1)))
