@@ -37,9 +37,10 @@ try:
     )
     from skl2onnx.common.utils_classifier import get_label_classes
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess
+    package = exc.name or "skl2onnx"
     raise ImportError(
-        f"skmlp.onnx needs the package {exc.name!r}, which is not installed: "
-        'pip install "skmlp[onnx]"'
+        f"skmlp.onnx needs the package {package!r}, missing or too old "
+        f'({exc}): pip install "skmlp[onnx]"'
     ) from exc
 
 from skmlp._classifier import BackpropClassifier
@@ -51,8 +52,8 @@ __all__ = ["to_onnx"]
 TensorProto = onnx.TensorProto
 INT64 = TensorProto.INT64
 
-#: The lowest ONNX opset written (Clip takes its bounds as inputs from 11 on,
-#: which lets them be float64).
+#: The lowest ONNX opset written: from 11 on Clip takes its bounds as inputs
+#: (before, as float32 attributes, which cannot hold float64's tiny).
 MIN_OPSET = 11
 
 CLASSIFIER_OPTIONS = {
@@ -147,7 +148,7 @@ class _Graph:
             )
         return out
 
-    def op(self, op_type, *inputs, out=None, domain="", **attrs) -> str:
+    def op(self, op_type, *inputs, out=None, **attrs) -> str:
         """Add one node; return the name of its (single) output."""
         if out is None:
             out = self.scope.get_unique_variable_name(op_type.lower())
@@ -155,7 +156,6 @@ class _Graph:
             op_type,
             list(inputs),
             out,
-            op_domain=domain,
             name=self.scope.get_unique_operator_name(op_type),
             **attrs,
         )

@@ -303,6 +303,19 @@ def test_zipmap_options():
     assert [o.name for o in onx.graph.output] == ["label", "probabilities"]
 
 
+def test_output_class_labels_and_nocl_options():
+    X, y = _relabel("softmax", ["ant", "bee", "cat"])
+    clf = _fit(BackpropClassifier((6,), max_iter=30, random_state=0), X, y)
+    X = X.astype(np.float32)
+    _, session = convert(clf, X, output_class_labels=True)
+    label, _, class_labels = run(session, X)
+    np.testing.assert_array_equal(label, clf.predict(X))
+    np.testing.assert_array_equal(class_labels, clf.classes_)
+    _, session = convert(clf, X, nocl=True)  # class indices instead of labels
+    label, _ = run(session, X)
+    np.testing.assert_array_equal(clf.classes_[label], clf.predict(X))
+
+
 def test_double_graph_refuses_zipmap():
     clf, X = fitted("relu", "softmax")
     with pytest.raises(RuntimeError, match="zipmap"):
