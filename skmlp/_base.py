@@ -48,6 +48,11 @@ _EPOCH_ATTRIBUTES = (
 )
 
 
+def _copy_list(values):
+    """A copy of a list, or None."""
+    return None if values is None else list(values)
+
+
 def _largest_abs(X) -> float:
     """The largest absolute entry of a dense or sparse ``X``."""
     data = X.data if hasattr(X, "tocsr") else X
@@ -391,31 +396,44 @@ class BaseBackprop(BaseEstimator, ABC):
     def _publish(self, state: FitState, network: Network) -> None:
         """Set every fitted attribute from a finished state."""
         self._fit_state = state
-        self.coefs_, self.intercepts_ = network.unpack(state.params)
-        self.n_layers_ = len(network.layer_units)
-        self.n_outputs_ = network.layer_units[-1]
-        self.out_activation_ = network.loss.link
-        self.n_iter_ = state.n_iter
-        self.t_ = state.t
-        self.loss_ = state.loss
-        if is_stochastic(self.solver):
-            self.loss_curve_ = list(state.loss_curve)
-            self.best_loss_ = state.best_loss
-            self.validation_scores_ = (
-                None
-                if state.validation_scores is None
-                else list(state.validation_scores)
-            )
-            self.best_validation_score_ = state.best_validation_score
-            self.validation_loss_curve_ = (
-                None
-                if state.validation_losses is None
-                else list(state.validation_losses)
-            )
-            self._no_improvement_count = state.no_improvement_count
-        else:  # curves of an earlier stochastic fit would describe another model
+        attrs = self._fitted_attributes(state, network, copy=False)
+        for name, value in attrs.items():
+            setattr(self, name, value)
+        if not is_stochastic(self.solver):
+            # curves of an earlier stochastic fit would describe another model
             for name in _EPOCH_ATTRIBUTES:
                 self.__dict__.pop(name, None)
+
+    def _fitted_attributes(self, state: FitState, network: Network, copy=True):
+        """The fitted attributes a model trained to ``state`` has, by name.
+
+        What :meth:`_publish` sets at the end of a fit (``copy=False``: the
+        published arrays are views of the kept parameters), and what a model of
+        an intermediate state (a callback's view of one epoch) needs: copies,
+        since training goes on updating ``state.params`` in place.
+        """
+        params = state.params.copy() if copy else state.params
+        coefs, intercepts = network.unpack(params)
+        attrs = {
+            "coefs_": coefs,
+            "intercepts_": intercepts,
+            "n_layers_": len(network.layer_units),
+            "n_outputs_": network.layer_units[-1],
+            "out_activation_": network.loss.link,
+            "n_iter_": state.n_iter,
+            "t_": state.t,
+            "loss_": state.loss,
+        }
+        if is_stochastic(self.solver):
+            attrs.update(
+                loss_curve_=list(state.loss_curve),
+                best_loss_=state.best_loss,
+                validation_scores_=_copy_list(state.validation_scores),
+                best_validation_score_=state.best_validation_score,
+                validation_loss_curve_=_copy_list(state.validation_losses),
+                _no_improvement_count=state.no_improvement_count,
+            )
+        return attrs
 
     # --------------------------------------------------------------- prediction
     def _fitted_network(self) -> FittedNetwork:
