@@ -19,6 +19,7 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from skmlp._activations import ACTIVATIONS, hidden_activations
 from skmlp._build import (
+    batch_norm_flags,
     batch_size,
     dropout_rates,
     hidden_sizes,
@@ -46,6 +47,44 @@ _EPOCH_ATTRIBUTES = (
     "validation_loss_curve_",
     "_no_improvement_count",
 )
+
+
+def _batch_norm_attributes(network, params, buffers, copy) -> dict:
+    """``batch_norm_scales_`` & co: per hidden layer an array, or None without BN."""
+    n_hidden = len(network.layer_units) - 2
+    attrs = {
+        name: [None] * n_hidden
+        for name in (
+            "batch_norm_scales_",
+            "batch_norm_offsets_",
+            "batch_norm_means_",
+            "batch_norm_vars_",
+        )
+    }
+    for public, segment in network.public_segments():
+        name, k = public[:-1].split("[")
+        if name in attrs:
+            attrs[name][int(k)] = params[segment.slice]
+    for _, _, key in network.buffer_names():
+        name, k = key[:-1].split("[")
+        value = buffers[key]
+        attrs[name][int(k)] = value.copy() if copy else value
+    return attrs
+
+
+def _check_batch_norm_rows(n_samples: int, batch_size) -> None:
+    """Batch statistics need two rows: refuse one-row fits and batches."""
+    if n_samples < 2:
+        raise ValueError(
+            f"Batch normalization needs more than 1 sample to compute batch "
+            f"statistics; got n_samples = {n_samples}. Fit on more samples, or "
+            "set batch_norm=False."
+        )
+    if batch_size == 1:
+        raise ValueError(
+            "Batch normalization needs mini-batches of more than 1 sample; got "
+            "batch_size=1."
+        )
 
 
 def _copy_list(values):
@@ -117,6 +156,9 @@ class BaseBackprop(BaseEstimator, ABC):
         "weight_init": [INITIALIZERS.constraint()],
         "init_scale": [Interval(Real, 0, None, closed="neither")],
         "early_stopping_metric": [StrOptions({"score", "loss"})],
+        "batch_norm": ["boolean", list, tuple],
+        "batch_norm_momentum": [Interval(Real, 0, 1, closed="right")],
+        "batch_norm_epsilon": [Interval(Real, 0, None, closed="neither")],
     }
 
     # ------------------------------------------------------------------ hooks
@@ -214,6 +256,7 @@ class BaseBackprop(BaseEstimator, ABC):
         hidden = hidden_sizes(params)  # the architecture's errors come first
         hidden_activations(params["activation"], len(hidden))
         dropout_rates(params, len(hidden))
+        batch_norm = any(batch_norm_flags(params, len(hidden)))
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
@@ -226,6 +269,8 @@ class BaseBackprop(BaseEstimator, ABC):
             partial_fit=incremental,
         )
         val = self._validate_validation_set(*val) if val else None
+        if batch_norm:
+            _check_batch_norm_rows(X.shape[0], self.batch_size)
         network = make_network(params, X.shape[1], self._n_outputs(Y), loss)
         state = self._start_state(params, network, X.dtype, first_pass, val is not None)
         objective = Objective(network, make_penalty(params, network))
@@ -261,7 +306,9 @@ class BaseBackprop(BaseEstimator, ABC):
         if first_pass:
             rng = check_random_state(self.random_state)
             state = FitState(
-                params=initial_params(params, network, dtype, rng), rng=rng
+                params=initial_params(params, network, dtype, rng),
+                rng=rng,
+                buffers=network.initial_buffers(dtype),
             )
         else:
             fitted_units = [self.coefs_[0].shape[0]] + [
@@ -275,9 +322,20 @@ class BaseBackprop(BaseEstimator, ABC):
                     f"{self.hidden_layer_sizes!r}). Fit with warm_start=False to "
                     "start over."
                 )
+            fitted_norm = [s is not None for s in self.batch_norm_scales_]
+            if fitted_norm != network.batch_norm:
+                raise ValueError(
+                    "warm_start and partial_fit continue from the fitted network, "
+                    f"whose batch normalization per hidden layer {fitted_norm} "
+                    f"differs from the requested {network.batch_norm} (batch_norm="
+                    f"{self.batch_norm!r}). Fit with warm_start=False to start over."
+                )
             state = self._fit_state.copy()
-            # continue from coefs_/intercepts_ as they are now (users may edit them)
-            state.params = network.pack(self.coefs_, self.intercepts_, dtype)
+            # continue from the fitted attributes as they are now (users may
+            # edit them)
+            model = FittedNetwork.from_estimator(self, network.loss)
+            state.params = model.flat_params(dtype)
+            state.buffers = model.buffers(dtype)
         if is_stochastic(self.solver):
             if (self.early_stopping or has_val) and state.validation_scores is None:
                 # NaN for earlier warm-started epochs keeps the curves aligned
@@ -368,14 +426,16 @@ class BaseBackprop(BaseEstimator, ABC):
                 "The validation set is too small. Increase 'validation_fraction' "
                 "or the size of your dataset."
             )
+        if state.buffers:  # batch normalization trains on what is left
+            _check_batch_norm_rows(X_train.shape[0], self.batch_size)
         return X_train, Y_train, sw_train, (X_val, Y_val, sw_val)
 
     def _validation(self, network, X_val, Y_val, sw_val) -> Validation:
         """Per-epoch (score, data loss) on held-out data."""
         sw_sum = X_val.shape[0] if sw_val is None else float(sw_val.sum())
 
-        def evaluate(params):
-            raw = network.forward(params, X_val)
+        def evaluate(params, buffers):
+            raw = network.forward(params, X_val, buffers)
             if not np.isfinite(raw).all():
                 return np.nan, np.nan
             grad = np.empty_like(raw)
@@ -423,6 +483,7 @@ class BaseBackprop(BaseEstimator, ABC):
             "n_iter_": state.n_iter,
             "t_": state.t,
             "loss_": state.loss,
+            **_batch_norm_attributes(network, params, state.buffers, copy),
         }
         if is_stochastic(self.solver):
             attrs.update(

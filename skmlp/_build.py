@@ -21,6 +21,7 @@ from skmlp._schedules import make_schedule
 from skmlp._training import StochasticConfig
 
 __all__ = [
+    "batch_norm_flags",
     "batch_size",
     "dropout_rates",
     "hidden_sizes",
@@ -58,6 +59,20 @@ def dropout_rates(params: dict, n_hidden: int) -> list:
     return rates
 
 
+def batch_norm_flags(params: dict, n_hidden: int) -> list:
+    """Per hidden layer, whether it has batch normalization (``batch_norm``)."""
+    flags = params["batch_norm"]
+    if isinstance(flags, bool | np.bool_):
+        return [bool(flags)] * n_hidden
+    flags = list(flags)
+    if len(flags) != n_hidden or not all(isinstance(f, bool | np.bool_) for f in flags):
+        raise ValueError(
+            f"batch_norm must be a bool or one bool per hidden layer ({n_hidden}), "
+            f"got {params['batch_norm']!r}."
+        )
+    return [bool(f) for f in flags]
+
+
 def make_network(params: dict, n_in: int, n_out: int, loss, *, dropout=True):
     """The network of ``params``: dense layers, activations, dropout.
 
@@ -78,7 +93,15 @@ def make_network(params: dict, n_in: int, n_out: int, loss, *, dropout=True):
     rates = dropout_rates(params, len(hidden))
     if not dropout or not is_stochastic(params["solver"]):
         rates = [0.0] * len(hidden)
-    return Network.dense([n_in, *hidden, n_out], activations, loss, rates)
+    return Network.dense(
+        [n_in, *hidden, n_out],
+        activations,
+        loss,
+        rates,
+        batch_norm_flags(params, len(hidden)),
+        momentum=params["batch_norm_momentum"],
+        epsilon=params["batch_norm_epsilon"],
+    )
 
 
 def _init_activation_names(params: dict, n_weight_layers: int) -> list:
@@ -91,7 +114,12 @@ def _init_activation_names(params: dict, n_weight_layers: int) -> list:
 
 
 def initial_params(params: dict, network: Network, dtype, rng) -> np.ndarray:
-    """The flat vector of initial parameters (``weight_init``'s draws from ``rng``)."""
+    """The flat vector of initial parameters (``weight_init``'s draws from ``rng``).
+
+    Batch normalization starts as the identity (scales 1, offsets 0); the
+    frozen intercept of a layer it follows is 0 (drawn, then zeroed, so that
+    the other draws are those of the same network without it).
+    """
     units = network.layer_units
     coefs, intercepts = initialize(
         params["weight_init"],
@@ -101,7 +129,15 @@ def initial_params(params: dict, network: Network, dtype, rng) -> np.ndarray:
         dtype,
         params["init_scale"],
     )
-    return network.pack(coefs, intercepts, dtype)
+    flags = network.batch_norm
+    for k, normed in enumerate(flags):
+        if normed:
+            intercepts[k] = np.zeros_like(intercepts[k])
+    n = units[1:-1]
+    scales = [np.ones(u, dtype) if f else None for u, f in zip(n, flags, strict=True)]
+    offsets = [np.zeros(u, dtype) if f else None for u, f in zip(n, flags, strict=True)]
+    arrays = network.arrays_from(coefs, intercepts, scale=scales, offset=offsets)
+    return network.layout.pack(arrays, dtype)
 
 
 def make_penalty(params: dict, network: Network) -> Penalty:
@@ -119,7 +155,9 @@ def batch_size(params: dict, n_samples: int) -> int:
 
 def stochastic_config(params: dict, n_samples: int, incremental: bool):
     """Settings of the mini-batch loop for ``n_samples`` training rows."""
+    n_hidden = len(hidden_sizes(params))
     return StochasticConfig(
+        merge_single_tail=any(batch_norm_flags(params, n_hidden)),
         batch_size=batch_size(params, n_samples),
         max_iter=params["max_iter"],
         shuffle=params["shuffle"],

@@ -130,6 +130,9 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         weight_init="sklearn",
         init_scale=0.01,
         early_stopping_metric="score",
+        batch_norm=False,
+        batch_norm_momentum=0.1,
+        batch_norm_epsilon=1e-5,
         class_weight=None,
         label_smoothing=0.0,
     ):

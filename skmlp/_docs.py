@@ -93,7 +93,23 @@ default='adam'
     init_scale : float, default=0.01
         Standard deviation of ``weight_init='normal'``.
     early_stopping_metric : {'score', 'loss'}, default='score'
-        What early stopping watches on the validation set."""
+        What early stopping watches on the validation set.
+    batch_norm : bool or list of bool, default=False
+        Batch normalization of the hidden layers (all, or one flag per hidden
+        layer), after the affine map and before the activation. Training
+        normalises each unit by its mini-batch's mean and variance, weighted by
+        ``sample_weight`` (biased variance); prediction, scoring and the
+        per-epoch validation use running averages of them. The intercept of a
+        normalised layer is frozen at 0 (the normalization's offset takes its
+        role). Needs batches of 2 or more samples: a trailing one-sample
+        mini-batch joins the one before it.
+    batch_norm_momentum : float, default=0.1
+        Weight of each batch in the running statistics, PyTorch's convention:
+        ``running = (1 - momentum) * running + momentum * batch`` (Keras's
+        ``momentum=0.99`` is 0.01 here). L-BFGS sets them to the full batch's
+        statistics at its solution.
+    batch_norm_epsilon : float, default=1e-5
+        Added to the variance before its square root."""
 
 SHARED_ATTRIBUTES = """\
 loss_ : float
@@ -125,4 +141,13 @@ loss_ : float
     n_layers_ : int
         Number of layers, input and output included.
     n_outputs_ : int
-        Number of output units."""
+        Number of output units.
+    batch_norm_scales_ : list of ndarray or None
+        Per hidden layer, the trained scale (gamma) of its batch normalization,
+        of shape (units,), or None where it has none.
+    batch_norm_offsets_ : list of ndarray or None
+        Per hidden layer, the trained offset (beta), or None.
+    batch_norm_means_ : list of ndarray or None
+        Per hidden layer, the running mean of its pre-activations, or None.
+    batch_norm_vars_ : list of ndarray or None
+        Per hidden layer, the running (biased) variance, or None."""

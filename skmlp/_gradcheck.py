@@ -18,7 +18,8 @@ class ArrayReport:
     Attributes
     ----------
     name : str
-        ``'coefs_[i]'`` or ``'intercepts_[i]'``.
+        The fitted attribute and index: ``'coefs_[i]'``, ``'intercepts_[i]'``,
+        ``'batch_norm_scales_[i]'`` or ``'batch_norm_offsets_[i]'``.
     shape : tuple
     n_checked : int
         Entries compared.
@@ -72,14 +73,15 @@ class GradientReport:
         return all(a.passed for a in self.arrays)
 
     def __str__(self) -> str:
+        width = max([16, *(len(a.name) + 2 for a in self.arrays)])
         lines = [
-            f"{'array':<16}{'shape':>12}{'checked':>9}{'max abs err':>14}"
+            f"{'array':<{width}}{'shape':>12}{'checked':>9}{'max abs err':>14}"
             f"{'max rel err':>14}",
         ]
         for a in self.arrays:
             flag = "" if a.passed else "  <-- FAILS"
             lines.append(
-                f"{a.name:<16}{str(a.shape):>12}{a.n_checked:>9}"
+                f"{a.name:<{width}}{str(a.shape):>12}{a.n_checked:>9}"
                 f"{a.max_abs_error:>14.3e}{a.max_rel_error:>14.3e}{flag}"
             )
         verdict = "OK" if self.ok else "MISMATCH"

@@ -102,6 +102,8 @@ class Layer:
     """Base class: a layer without parameters or buffers (the identity)."""
 
     params: tuple = ()
+    #: Its non-trainable arrays (:class:`BufferSpec`), e.g. running statistics.
+    buffers: tuple = ()
     #: The :class:`Context` subclass of this layer type.
     Context = Context
     #: Whether its forward reads the mode's ``rng`` or ``sample_weight``.
@@ -130,6 +132,10 @@ class Dense(Layer):
     first : bool
         Whether it reads the network's input, whose gradient nobody needs
         (its backward then returns None) and which may be sparse.
+    frozen_intercept : bool
+        Keep the intercept out of training (its gradient is 0): a batch
+        normalization that follows subtracts the batch mean, so the
+        intercept could not change the output.
 
     Notes
     -----
@@ -148,8 +154,11 @@ class Dense(Layer):
             "x",
         )
 
-    def __init__(self, n_in: int, n_out: int, *, first: bool = False):
+    def __init__(
+        self, n_in: int, n_out: int, *, first: bool = False, frozen_intercept=False
+    ):
         self.n_in, self.n_out, self.first = int(n_in), int(n_out), first
+        self.frozen_intercept = frozen_intercept
         self.params = (
             ParamSpec("coef", (self.n_in, self.n_out), decayed=True),
             ParamSpec("intercept", (self.n_out,), decayed=False),
@@ -171,7 +180,10 @@ class Dense(Layer):
         return out
 
     def backward(self, ctx, delta):
-        np.dot(ctx.ones, delta, out=ctx.grad_intercept)  # column sums, one GEMV
+        if self.frozen_intercept:
+            ctx.grad_intercept[...] = 0
+        else:
+            np.dot(ctx.ones, delta, out=ctx.grad_intercept)  # column sums, one GEMV
         if self.first:
             _dot(ctx.x.T, delta, out=ctx.grad_coef)
             return None
@@ -251,3 +263,130 @@ class Dropout(Layer):
 
     def __repr__(self) -> str:
         return f"Dropout({self.rate})"
+
+
+@dataclass(frozen=True)
+class BufferSpec:
+    """One non-trainable array of a layer (kept across fits, never trained).
+
+    Attributes
+    ----------
+    name : str
+    shape : tuple of int
+    init : float
+        Its initial value.
+    """
+
+    name: str
+    shape: tuple
+    init: float
+
+
+class BatchNorm(Layer):
+    """Batch normalization of a hidden layer's pre-activations.
+
+    Parameters
+    ----------
+    units : int
+        Width of the layer.
+    momentum : float
+        Weight of a batch's statistics in the running ones:
+        ``running = (1 - momentum) running + momentum batch`` (PyTorch's
+        convention).
+    epsilon : float
+        Added to the variance before its square root.
+
+    Notes
+    -----
+    Training, per unit, with normalised sample weights ``w_i = s_i / S``
+    (``1 / m`` without weights): ``mu = sum_i w_i z_i``, ``var = sum_i w_i
+    (z_i - mu)^2`` (biased), ``xhat_i = (z_i - mu) / sqrt(var + eps)``,
+    ``y_i = gamma xhat_i + beta``. Backward, from ``g_i = dL/dy_i``:
+    ``dbeta = sum_i g_i``, ``dgamma = sum_i g_i xhat_i`` and
+    ``dL/dz_i = gamma / sqrt(var + eps) (g_i - w_i (dbeta + xhat_i dgamma))``.
+    Inference uses the running statistics: ``y = gamma (z - mean) /
+    sqrt(var + eps) + beta``. The forward only records the batch's statistics
+    (:meth:`batch_statistics`); the training loop folds them into the running
+    ones after an accepted step, so a loss evaluation never moves them.
+    """
+
+    uses_mode = True
+
+    class Context(Context):
+        __slots__ = (
+            "scale",
+            "offset",
+            "grad_scale",
+            "grad_offset",
+            "mean",
+            "var",
+            "xhat",
+            "tmp",
+            "inv_std",
+            "weights",
+            "batch_mean",
+            "batch_var",
+        )
+
+    def __init__(self, units: int, momentum: float = 0.1, epsilon: float = 1e-5):
+        self.units, self.momentum, self.epsilon = int(units), momentum, epsilon
+        self.params = (
+            ParamSpec("scale", (self.units,), decayed=False),
+            ParamSpec("offset", (self.units,), decayed=False),
+        )
+        self.buffers = (
+            BufferSpec("mean", (self.units,), 0.0),
+            BufferSpec("var", (self.units,), 1.0),
+        )
+
+    def buffer_units(self, training):
+        return {"xhat": self.units, "tmp": self.units} if training else {}
+
+    def forward(self, ctx, z, mode):
+        if not mode.training:  # an affine map per unit, from the running statistics
+            s = ctx.scale / np.sqrt(ctx.var + self.epsilon)
+            z *= s.astype(z.dtype, copy=False)
+            z += (ctx.offset - ctx.mean * s).astype(z.dtype, copy=False)
+            return z
+        n = z.shape[0]
+        sw = mode.sample_weight
+        if sw is None:
+            weights = None
+            mean = np.dot(ctx.ones, z) / n
+        else:
+            weights = sw / sw.sum()
+            mean = np.dot(weights, z)
+        xhat = np.subtract(z, mean, out=ctx.xhat)
+        sq = np.multiply(xhat, xhat, out=z)  # z is not needed any more
+        var = np.dot(ctx.ones, sq) / n if weights is None else np.dot(weights, sq)
+        inv_std = 1.0 / np.sqrt(var + self.epsilon)
+        xhat *= inv_std
+        ctx.inv_std, ctx.weights = inv_std, weights
+        ctx.batch_mean, ctx.batch_var = mean, var
+        np.multiply(xhat, ctx.scale, out=z)
+        z += ctx.offset
+        return z
+
+    def backward(self, ctx, g):
+        dbeta = np.dot(ctx.ones, g, out=ctx.grad_offset)
+        gx = np.multiply(g, ctx.xhat, out=ctx.tmp)
+        dgamma = np.dot(ctx.ones, gx, out=ctx.grad_scale)
+        np.multiply(ctx.xhat, dgamma, out=gx)
+        gx += dbeta
+        if ctx.weights is None:
+            gx *= 1.0 / g.shape[0]
+        else:
+            gx *= ctx.weights[:, None]
+        g -= gx
+        g *= ctx.scale * ctx.inv_std
+        return g
+
+    @staticmethod
+    def batch_statistics(ctx):
+        """The mean and (biased) variance of the last training batch, or None."""
+        if ctx.batch_mean is None:
+            return None
+        return ctx.batch_mean, ctx.batch_var
+
+    def __repr__(self) -> str:
+        return f"BatchNorm({self.units})"

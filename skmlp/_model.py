@@ -32,6 +32,9 @@ class FittedNetwork:
         """The network of a fitted ``estimator``, whose output loss is ``loss``."""
         params = estimator.get_params(deep=False)
         coefs, intercepts = estimator.coefs_, estimator.intercepts_
+        scales = getattr(estimator, "batch_norm_scales_", None)
+        if scales is not None:  # the fitted layers, whatever set_params did since
+            params["batch_norm"] = [scale is not None for scale in scales]
         network = make_network(
             params, coefs[0].shape[0], coefs[-1].shape[1], loss, dropout=False
         )
@@ -40,7 +43,17 @@ class FittedNetwork:
                 "coefs_ and intercepts_ do not match hidden_layer_sizes="
                 f"{params['hidden_layer_sizes']!r}; refit the estimator."
             )
-        return cls(network, network.arrays_from(coefs, intercepts))
+        n_hidden = len(coefs) - 1
+        named = {
+            name: getattr(estimator, attr, None) or [None] * n_hidden
+            for name, attr in (
+                ("scale", "batch_norm_scales_"),
+                ("offset", "batch_norm_offsets_"),
+                ("mean", "batch_norm_means_"),
+                ("var", "batch_norm_vars_"),
+            )
+        }
+        return cls(network, network.arrays_from(coefs, intercepts, **named))
 
     @property
     def loss(self):
@@ -58,3 +71,10 @@ class FittedNetwork:
     def flat_params(self, dtype) -> np.ndarray:
         """The parameters as one flat vector of ``dtype`` (a copy)."""
         return self.network.layout.pack(self.arrays, dtype)
+
+    def buffers(self, dtype) -> dict:
+        """The non-trainable arrays (running statistics) by key, copies of ``dtype``."""
+        return {
+            key: np.array(self.arrays[i][name], dtype=dtype)
+            for i, name, key in self.network.buffer_names()
+        }

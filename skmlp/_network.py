@@ -14,7 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from skmlp import _aligned
-from skmlp._layers import INFERENCE, TRAINING, ActivationLayer, Dense, Dropout, Mode
+from skmlp._layers import (
+    INFERENCE,
+    TRAINING,
+    ActivationLayer,
+    BatchNorm,
+    Dense,
+    Dropout,
+    Mode,
+)
 from skmlp._losses import Loss
 from skmlp._threads import UNTHREADED_MACS, blas_threads_for, single_thread_rows
 
@@ -115,8 +123,15 @@ class Layout:
         return flat
 
 
-#: The fitted attribute each kind of parameter segment is published in.
-PUBLIC_NAMES = {"coef": "coefs_", "intercept": "intercepts_"}
+#: The fitted attribute each kind of parameter segment or buffer is published in.
+PUBLIC_NAMES = {
+    "coef": "coefs_",
+    "intercept": "intercepts_",
+    "scale": "batch_norm_scales_",
+    "offset": "batch_norm_offsets_",
+    "mean": "batch_norm_means_",
+    "var": "batch_norm_vars_",
+}
 
 #: Hidden-layer entries per row block of a prediction (256 KiB in float32,
 #: 512 KiB in float64): the activations of a block stay in cache between
@@ -140,13 +155,29 @@ class Network:
         self.loss = loss
         self.layout = Layout(self.layers)
         self._uses_mode = any(layer.uses_mode for layer in self.layers)
+        self._has_buffers = any(layer.buffers for layer in self.layers)
+        owner = self._hidden_index()
+        self._buffer_key = {
+            id(layer): f"[{owner[i]}]" for i, layer in enumerate(self.layers)
+        }
+        self._last_contexts = None
         self._workspaces: dict = {}
         self._view_cache: dict = {}
         self._plans: dict = {}
 
     @classmethod
-    def dense(cls, layer_units, activations, loss: Loss, dropout=None):
-        """The plain MLP: ``Dense -> activation [-> Dropout]`` per hidden layer.
+    def dense(
+        cls,
+        layer_units,
+        activations,
+        loss: Loss,
+        dropout=None,
+        batch_norm=None,
+        *,
+        momentum: float = 0.1,
+        epsilon: float = 1e-5,
+    ):
+        """The MLP: ``Dense [-> BatchNorm] -> activation [-> Dropout]`` per layer.
 
         Parameters
         ----------
@@ -157,16 +188,25 @@ class Network:
         loss : Loss
         dropout : list of float, optional
             Dropout rate per hidden layer (0 for none).
+        batch_norm : list of bool, optional
+            Whether each hidden layer normalises its pre-activations (the
+            intercept of such a layer is frozen at 0: see :class:`Dense`).
+        momentum, epsilon : float
+            Settings of every :class:`BatchNorm` layer.
         """
         units = [int(u) for u in layer_units]
         n_hidden = len(units) - 2
         if not isinstance(activations, list | tuple):
             activations = [activations] * n_hidden
         rates = list(dropout) if dropout is not None else [0.0] * n_hidden
+        norms = list(batch_norm) if batch_norm is not None else [False] * n_hidden
         layers = []
         for i, (fan_in, fan_out) in enumerate(zip(units[:-1], units[1:], strict=True)):
-            layers.append(Dense(fan_in, fan_out, first=i == 0))
+            normed = i < n_hidden and norms[i]
+            layers.append(Dense(fan_in, fan_out, first=i == 0, frozen_intercept=normed))
             if i < n_hidden:
+                if normed:
+                    layers.append(BatchNorm(fan_out, momentum, epsilon))
                 layers.append(ActivationLayer(activations[i], fan_out))
                 if rates[i]:
                     layers.append(Dropout(rates[i]))
@@ -200,14 +240,88 @@ class Network:
         ``coefs_[k]``, ``intercepts_[k]``, ... with ``k`` the hidden layer (the
         ``k``-th dense layer and the layers that follow it).
         """
-        owner, k = [], -1
-        for layer in self.layers:
-            k += isinstance(layer, Dense)
-            owner.append(k)
+        owner = self._hidden_index()
         return [
             (f"{PUBLIC_NAMES[s.name]}[{owner[s.layer]}]", s)
             for s in self.layout.segments
         ]
+
+    def _hidden_index(self) -> list:
+        """Per layer, the index of the dense layer it belongs to (or follows)."""
+        owner, k = [], -1
+        for layer in self.layers:
+            k += isinstance(layer, Dense)
+            owner.append(k)
+        return owner
+
+    # ------------------------------------------------ non-trainable buffers
+    @property
+    def batch_norm(self) -> list:
+        """Per hidden layer, whether it has batch normalization."""
+        flags = [False] * (len(self.dense_layers) - 1)
+        for k, layer in zip(self._hidden_index(), self.layers, strict=True):
+            if isinstance(layer, BatchNorm):
+                flags[k] = True
+        return flags
+
+    def buffer_names(self) -> list:
+        """``(layer index, buffer name, public key)`` of every buffer."""
+        owner = self._hidden_index()
+        return [
+            (i, spec.name, f"{PUBLIC_NAMES[spec.name]}[{owner[i]}]")
+            for i, layer in enumerate(self.layers)
+            for spec in layer.buffers
+        ]
+
+    def initial_buffers(self, dtype) -> dict:
+        """Fresh non-trainable arrays by public key (running mean 0, variance 1)."""
+        specs = {
+            (i, spec.name): spec
+            for i, layer in enumerate(self.layers)
+            for spec in layer.buffers
+        }
+        return {
+            key: np.full(specs[i, name].shape, specs[i, name].init, dtype=dtype)
+            for i, name, key in self.buffer_names()
+        }
+
+    def with_buffers(self, arrays, buffers) -> list:
+        """Per-layer ``arrays`` with each layer's buffers added from ``buffers``."""
+        if not self._has_buffers:
+            return arrays
+        arrays = [dict(a) for a in arrays]
+        for i, name, key in self.buffer_names():
+            arrays[i][name] = buffers[key]
+        return arrays
+
+    def fold_statistics(self, buffers: dict, *, replace: bool = False) -> None:
+        """Fold the last training pass's batch statistics into ``buffers``.
+
+        ``running = (1 - momentum) running + momentum batch`` per batch-norm
+        layer, in place; with ``replace``, ``running = batch`` (L-BFGS's
+        full-batch statistics at its solution). The training loop calls it
+        after each accepted step only, so loss evaluations (line searches,
+        the gradient checker) never move the running statistics.
+        """
+        contexts = self._last_contexts
+        if not self._has_buffers or contexts is None:
+            return
+        for layer, ctx in contexts:
+            if not isinstance(layer, BatchNorm):
+                continue
+            stats = layer.batch_statistics(ctx)
+            if stats is None:
+                continue
+            key = self._buffer_key[id(layer)]
+            for name, batch in zip(("mean", "var"), stats, strict=True):
+                running = buffers[f"{PUBLIC_NAMES[name]}{key}"]
+                if replace:
+                    running[...] = batch
+                else:
+                    running *= 1 - layer.momentum
+                    running += layer.momentum * batch
+            ctx.batch_mean = ctx.batch_var = None
+        self._last_contexts = None
 
     def largest_product(self, rows: int) -> int:
         """Multiply-adds of the largest matrix product for ``rows`` rows."""
@@ -235,7 +349,7 @@ class Network:
             if isinstance(layer, Dense):
                 k += 1
                 arrays[i] = {"coef": coefs[k], "intercept": intercepts[k]}
-            for spec in layer.params:
+            for spec in (*layer.params, *layer.buffers):
                 if spec.name in named_lists:
                     arrays[i][spec.name] = named_lists[spec.name][k]
         if k + 1 != len(coefs) or len(intercepts) != len(coefs):
@@ -314,9 +428,13 @@ class Network:
         return plan[2]
 
     # ----------------------------------------------------------------- passes
-    def forward(self, params: np.ndarray, X) -> np.ndarray:
-        """Raw (pre-link) inference output for ``X`` at the flat ``params``."""
-        return self.infer(self._views(params), X)
+    def forward(self, params: np.ndarray, X, buffers=None) -> np.ndarray:
+        """Raw (pre-link) inference output for ``X`` at the flat ``params``.
+
+        ``buffers`` holds the non-trainable arrays (running statistics) by
+        public key, for the networks that have them.
+        """
+        return self.infer(self.with_buffers(self._views(params), buffers), X)
 
     def infer(self, arrays, X) -> np.ndarray:
         """Raw (pre-link) inference output for ``X`` with per-layer ``arrays``.
@@ -422,4 +540,6 @@ class Network:
             delta = layer.backward(ctx, delta)
             if delta is None:
                 break
+        if self._has_buffers:
+            self._last_contexts = contexts  # their batch statistics, for the loop
         return loss, weight

@@ -111,6 +111,9 @@ default='squared_error'
         weight_init="sklearn",
         init_scale=0.01,
         early_stopping_metric="score",
+        batch_norm=False,
+        batch_norm_momentum=0.1,
+        batch_norm_epsilon=1e-5,
         huber_delta=1.0,
         quantile=0.5,
     ):

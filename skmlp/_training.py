@@ -64,6 +64,7 @@ class FitState:
     best_validation_score: float | None = None
     best_validation_loss: float | None = None
     best_params: np.ndarray | None = None
+    best_buffers: dict | None = None
 
     def copy(self) -> "FitState":
         """Deep copy, so that training can fail without touching the original.
@@ -90,6 +91,7 @@ class StochasticConfig:
     incremental: bool
     max_grad_norm: float | None = None
     warmup_epochs: int = 0
+    merge_single_tail: bool = False  # batch normalization needs 2+ rows a batch
 
 
 @dataclass
@@ -99,7 +101,7 @@ class Validation:
     Attributes
     ----------
     evaluate : callable
-        ``params -> (score, loss)`` on the held-out data.
+        ``(params, buffers) -> (score, loss)`` on the held-out data.
     early_stopping : bool
         Whether to stop on it and keep its best weights.
     monitor : {'score', 'loss'}
@@ -111,9 +113,20 @@ class Validation:
     monitor: str = "score"
 
 
-def _batches(n: int, batch_size: int):
+def _batches(n: int, batch_size: int, merge_tail: bool = False):
+    """Consecutive slices of ``batch_size`` rows (the last may be shorter).
+
+    With ``merge_tail`` a final batch of one row joins the one before it
+    (batch normalization has no variance to take of one row).
+    """
+    last = n - 1 if merge_tail and n > 1 and n % batch_size == 1 else n
     for start in range(0, n, batch_size):
-        yield slice(start, min(start + batch_size, n))
+        stop = min(start + batch_size, n)
+        if stop == last:
+            stop = n
+        yield slice(start, stop)
+        if stop == n:
+            return
 
 
 #: Bytes of input rows gathered at a time when shuffling: several mini-batches
@@ -132,16 +145,18 @@ class _Gatherer:
     order.
     """
 
-    def __init__(self, arrays, batch_size: int, n: int):
+    def __init__(self, arrays, batch_size: int, n: int, merge_tail: bool = False):
         self.arrays = arrays
         X = arrays[0]
         row_bytes = X.dtype.itemsize * (X.shape[1] if X.ndim > 1 else 1)
         per_chunk = max(1, GATHER_BYTES // max(1, batch_size * row_bytes))
         self.chunk_rows = min(n, batch_size * per_chunk)
+        self.merge_tail = merge_tail
+        rows = self.chunk_rows + merge_tail  # a merged one-row tail
         self.buffers = [
             None
             if a is None or sp.issparse(a)
-            else _aligned.empty((self.chunk_rows, *a.shape[1:]), a.dtype)
+            else _aligned.empty((rows, *a.shape[1:]), a.dtype)
             for a in arrays
         ]
 
@@ -168,16 +183,16 @@ def _shuffles(cfg, n: int) -> bool:
     return cfg.shuffle and cfg.batch_size < n
 
 
-def _minibatches(X, Y, sw, order, batch_size: int, gather):
+def _minibatches(X, Y, sw, order, batch_size: int, gather, merge_tail=False):
     """Yield ``(X, Y, sample_weight)`` for each mini-batch, in ``order``."""
     n = X.shape[0]
     if gather is None:
-        for rows in _batches(n, batch_size):
+        for rows in _batches(n, batch_size, merge_tail):
             yield X[rows], Y[rows], None if sw is None else sw[rows]
         return
-    for chunk in _batches(n, gather.chunk_rows):
+    for chunk in _batches(n, gather.chunk_rows, merge_tail):
         Xc, Yc, swc = gather.take(order[chunk])
-        for rows in _batches(Xc.shape[0], batch_size):
+        for rows in _batches(Xc.shape[0], batch_size, merge_tail):
             yield Xc[rows], Yc[rows], None if swc is None else swc[rows]
 
 
@@ -191,7 +206,7 @@ def _clip_norm(grad: np.ndarray, max_norm: float) -> None:
 def train_step(
     objective: Objective, optimizer, state: FitState, batch, grad, cfg, fuse_l2: bool
 ):
-    """One mini-batch step: gradient, clip, update. Return ``(loss, grad)``.
+    """One mini-batch step: gradient, clip, update, statistics. Return ``(loss, grad)``.
 
     The gradient is taken at the optimizer's look-ahead point (the parameters
     themselves but for NAG), clipped to ``cfg.max_grad_norm`` if set, and the
@@ -199,8 +214,9 @@ def train_step(
     optimizer adds the L2 gradient in its own pass over the parameters and
     measures the penalty on the way (see :meth:`Penalty.fusable
     <skmlp._objective.Penalty.fusable>`). A non-finite loss returns before the
-    update. ``grad`` is the gradient buffer; the one returned serves the next
-    step.
+    update. After the update the batch's statistics (batch normalization's
+    mean and variance) are folded into ``state.buffers``. ``grad`` is the
+    gradient buffer; the one returned serves the next step.
     """
     X, Y, sw = batch
     opt_state = state.optimizer_state
@@ -211,14 +227,17 @@ def train_step(
     if cfg.max_grad_norm is not None:
         _clip_norm(grad, cfg.max_grad_norm)
     if not fuse_l2:
-        return loss, optimizer.step(state.params, grad, opt_state)
-    penalty = objective.penalty
-    l2 = penalty.l2_scale(weight)
-    grad = optimizer.step(state.params, grad, opt_state, l2, penalty.n_decayed)
-    if l2:
-        # the penalty of the weights the gradient was taken at: a non-finite
-        # one means they were already lost (the caller discards them)
-        loss += penalty.fused_value(opt_state.weights_sq, weight)
+        grad = optimizer.step(state.params, grad, opt_state)
+    else:
+        penalty = objective.penalty
+        l2 = penalty.l2_scale(weight)
+        grad = optimizer.step(state.params, grad, opt_state, l2, penalty.n_decayed)
+        if l2:
+            # the penalty of the weights the gradient was taken at: a non-finite
+            # one means they were already lost (the caller discards them)
+            loss += penalty.fused_value(opt_state.weights_sq, weight)
+    if state.buffers:  # the step was taken: the batch's statistics count
+        objective.network.fold_statistics(state.buffers)
     return loss, grad
 
 
@@ -256,10 +275,12 @@ def run_epoch(
     if not shuffle:
         gather = None
     elif gather is None:
-        gather = _Gatherer((X, Y, sw), cfg.batch_size, n)
+        gather = _Gatherer((X, Y, sw), cfg.batch_size, n, cfg.merge_single_tail)
     fuse_l2 = objective.penalty.fusable(optimizer, cfg.max_grad_norm is not None)
     accumulated = 0.0
-    batches = _minibatches(X, Y, sw, state.sample_idx, cfg.batch_size, gather)
+    batches = _minibatches(
+        X, Y, sw, state.sample_idx, cfg.batch_size, gather, cfg.merge_single_tail
+    )
     for batch in batches:
         loss, grad = train_step(objective, optimizer, state, batch, grad, cfg, fuse_l2)
         if not math.isfinite(loss):
@@ -270,7 +291,7 @@ def run_epoch(
 
 def _validate_epoch(state: FitState, cfg, validation: Validation) -> None:
     """Record the held-out score and loss; with early stopping, track the best."""
-    score, loss = validation.evaluate(state.params)
+    score, loss = validation.evaluate(state.params, state.buffers)
     state.validation_scores.append(score)
     state.validation_losses.append(loss)
     if cfg.verbose:
@@ -285,11 +306,23 @@ def _validate_epoch(state: FitState, cfg, validation: Validation) -> None:
         else:
             state.no_improvement_count = 0
         if current > best:
-            state.best_params = state.params.copy()
+            _keep_best(state)
     if score > state.best_validation_score:
         state.best_validation_score = score
     if loss < state.best_validation_loss:
         state.best_validation_loss = loss
+
+
+def _keep_best(state: FitState) -> None:
+    """Remember the current parameters and buffers as the best so far."""
+    state.best_params = state.params.copy()
+    state.best_buffers = {k: v.copy() for k, v in state.buffers.items()}
+
+
+def _restore_best(state: FitState) -> None:
+    """Go back to the best parameters and buffers (early stopping)."""
+    state.params = _aligned.copy(state.best_params)
+    state.buffers = {k: v.copy() for k, v in state.best_buffers.items()}
 
 
 def _update_no_improvement(state: FitState, cfg, validation) -> None:
@@ -320,7 +353,7 @@ def _diverged(state: FitState, loss: float, validation) -> FitState:
         raise DivergenceError(divergence_hint(epoch, loss))
     state.validation_scores.append(np.nan)
     state.validation_losses.append(np.nan)
-    state.params = _aligned.copy(state.best_params)
+    _restore_best(state)
     warnings.warn(
         f"Training diverged at epoch {epoch}: the training loss became {loss}. "
         "Training stopped there and the weights with the best validation score "
@@ -360,11 +393,13 @@ def fit_stochastic(
     state.n_iter = 0
     early_stopping = _early_stopping(validation)
     if early_stopping and state.best_params is None:
-        state.best_params = state.params.copy()
+        _keep_best(state)
     opt_state = state.optimizer_state
     gather, grad = None, _aligned.empty_like(state.params)
     if _shuffles(cfg, X.shape[0]):
-        gather = _Gatherer((X, Y, sw), cfg.batch_size, X.shape[0])
+        gather = _Gatherer(
+            (X, Y, sw), cfg.batch_size, X.shape[0], cfg.merge_single_tail
+        )
     try:
         for _ in range(cfg.max_iter):
             opt_state.learning_rate = schedule.epoch_start(
@@ -402,7 +437,7 @@ def fit_stochastic(
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.", stacklevel=3)
     if early_stopping:
-        state.params = _aligned.copy(state.best_params)
+        _restore_best(state)
     if not np.isfinite(state.params).all():
         raise DivergenceError(divergence_hint(state.n_iter, state.loss))
     return state
@@ -470,4 +505,8 @@ def fit_lbfgs(
     state.loss = float(result.fun)
     if not (np.isfinite(state.loss) and np.isfinite(params).all()):
         raise DivergenceError(divergence_hint(None, state.loss))
+    if state.buffers:
+        # predict with exactly what was minimised: the full batch's statistics
+        objective.value(params, X, Y, sw, grad)
+        objective.network.fold_statistics(state.buffers, replace=True)
     return state
