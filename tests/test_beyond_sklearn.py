@@ -3,12 +3,15 @@
 Each property is written as a function of the estimator class where that is
 practical, asserted for skmlp, and paired with a check that scikit-learn's
 ``MLPClassifier``/``MLPRegressor`` (1.9) does *not* have it, so every test here
-documents a real difference rather than a shared behaviour.
+documents a real difference rather than a shared behaviour. On an older
+scikit-learn (1.6 is the oldest supported) the scikit-learn half checks what
+that version does, or is skipped where it cannot (``tests/_versions.py``).
 """
 
 import contextlib
 import copy
 import dataclasses
+import functools
 import inspect
 import warnings
 
@@ -17,6 +20,7 @@ import pandas as pd
 import pytest
 import scipy.optimize
 import scipy.sparse as sp
+from _versions import MLP_HAS_SAMPLE_WEIGHT, needs_mlp_sample_weight
 from conftest import is_regression, make_data, quietly
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
@@ -29,6 +33,11 @@ from skmlp._objective import Objective
 N_FEATURES = 4
 CLASSIFIERS = [BackpropClassifier, MLPClassifier]
 REGRESSORS = [BackpropRegressor, MLPRegressor]
+#: CLASSIFIERS for tests whose scikit-learn half needs sample_weight
+CLASSIFIERS_WEIGHTED = [
+    BackpropClassifier,
+    pytest.param(MLPClassifier, marks=needs_mlp_sample_weight),
+]
 
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
@@ -707,14 +716,20 @@ def test_negative_sample_weight_is_rejected(kind, method):
         getattr(Ours(hidden_layer_sizes=(4,), max_iter=2), method)(
             X, y, sample_weight=sw, **kw
         )
-    # sklearn trains on negative weights silently
-    quietly(
+    # sklearn trains on negative weights silently (before 1.7 it takes no weights)
+    sklearn_call = functools.partial(
+        quietly,
         getattr(Theirs(hidden_layer_sizes=(4,), max_iter=2), method),
         X,
         y,
         sample_weight=sw,
         **kw,
     )
+    if MLP_HAS_SAMPLE_WEIGHT:
+        sklearn_call()
+    else:
+        with pytest.raises(TypeError, match="unexpected keyword argument"):
+            sklearn_call()
 
 
 def bad_inputs(kind):
@@ -772,7 +787,8 @@ def test_bad_input_raises_value_error_and_keeps_the_fitted_model(kind, case):
     assert_array_equal(est.predict(X0), pred)
 
 
-def test_failed_refit_leaves_sklearn_inconsistent_but_not_skmlp():
+@pytest.mark.parametrize("Est", CLASSIFIERS_WEIGHTED)
+def test_failed_refit_leaves_sklearn_inconsistent_but_not_skmlp(Est):
     """Refit on new data with a bad sample_weight after a good fit.
 
     scikit-learn resets n_features_in_/classes_ before it validates the weights,
@@ -781,22 +797,19 @@ def test_failed_refit_leaves_sklearn_inconsistent_but_not_skmlp():
     X, y = make_data("multiclass")
     X_new = np.hstack([X, X])
     y_new = y % 2
-    for Est in CLASSIFIERS:
-        est = quietly(
-            Est(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit, X, y
-        )
-        pred = est.predict(X)
+    est = quietly(Est(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit, X, y)
+    pred = est.predict(X)
+    with pytest.raises(ValueError):
+        est.fit(X_new, y_new, sample_weight=np.ones(3))
+    if Est is BackpropClassifier:
+        assert est.n_features_in_ == N_FEATURES
+        assert_array_equal(est.classes_, [0, 1, 2])
+        assert_array_equal(est.predict(X), pred)
+    else:
+        assert est.n_features_in_ == 2 * N_FEATURES
+        assert_array_equal(est.classes_, [0, 1])
         with pytest.raises(ValueError):
-            est.fit(X_new, y_new, sample_weight=np.ones(3))
-        if Est is BackpropClassifier:
-            assert est.n_features_in_ == N_FEATURES
-            assert_array_equal(est.classes_, [0, 1, 2])
-            assert_array_equal(est.predict(X), pred)
-        else:
-            assert est.n_features_in_ == 2 * N_FEATURES
-            assert_array_equal(est.classes_, [0, 1])
-            with pytest.raises(ValueError):
-                est.predict(X)
+            est.predict(X)
 
 
 def test_regressor_rejects_string_targets():
@@ -842,7 +855,7 @@ def test_failed_first_partial_fit_by_divergence_stays_unfitted():
     assert vars(est) == vars(BackpropRegressor(**DIVERGE))
 
 
-@pytest.mark.parametrize("Est", CLASSIFIERS)
+@pytest.mark.parametrize("Est", CLASSIFIERS_WEIGHTED)
 def test_mini_batch_with_zero_total_weight(Est):
     """A mini-batch whose sample weights are all zero teaches nothing.
 

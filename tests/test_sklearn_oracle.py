@@ -4,7 +4,9 @@ Same ``random_state`` means the same initial weights and the same shuffling
 draws, so single updates, single epochs and short full fits are compared
 weight for weight with scikit-learn 1.9, as are predictions of identical
 weights, fitted attribute names, parameters and defaults, and error and
-warning messages.
+warning messages. On an older scikit-learn (1.6 is the oldest supported), a test
+compares with what that version does, or skips what it cannot do
+(``tests/_versions.py``).
 """
 
 import copy
@@ -15,6 +17,14 @@ import warnings
 import conftest
 import numpy as np
 import pytest
+from _versions import (
+    LBFGS_WARNING_NAMES_ITERATIONS,
+    MLP_CHECKS_VALIDATION_SIZE,
+    MLP_REGRESSOR_HAS_LOSS,
+    MLP_TAGS_SPARSE,
+    needs_mlp_regressor_loss,
+    needs_mlp_sample_weight,
+)
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -24,6 +34,11 @@ from skmlp import BackpropClassifier, BackpropRegressor
 
 N_SAMPLES, N_FEATURES, N_CLASSES = 24, 4, 3
 KINDS = ["binary", "multiclass", "multilabel", "regression", "poisson"]
+#: KINDS for parametrize: poisson needs MLPRegressor(loss="poisson")
+KIND_PARAMS = [
+    pytest.param(k, marks=needs_mlp_regressor_loss) if k == "poisson" else k
+    for k in KINDS
+]
 PAIRS = {
     BackpropClassifier: MLPClassifier,
     BackpropRegressor: MLPRegressor,
@@ -55,6 +70,12 @@ def partial_fit_kwargs(kind):
 
 def sample_weights(n_samples=N_SAMPLES, seed=1):
     return np.random.RandomState(seed).uniform(0.2, 3.0, n_samples)
+
+
+def sk_sample_weight(sw):
+    """``sample_weight=sw`` for scikit-learn, left out when unweighted (scikit-learn
+    < 1.7 has no such argument; skmlp is always passed it, None included)."""
+    return {} if sw is None else {"sample_weight": sw}
 
 
 def assert_same_weights(sk, ours, rtol=1e-10, atol=1e-12):
@@ -96,11 +117,17 @@ WEIGHTING = {
     "unweighted": (False, 0.0),
     "weighted+alpha": (True, 0.5),
 }
+WEIGHTING_PARAMS = [
+    "unweighted",
+    pytest.param("weighted+alpha", marks=needs_mlp_sample_weight),
+]
+#: weighted=False/True for parametrize: True needs scikit-learn's sample_weight
+WEIGHTED_PARAMS = [False, pytest.param(True, marks=needs_mlp_sample_weight)]
 
 
-@pytest.mark.parametrize("weighting", list(WEIGHTING))
+@pytest.mark.parametrize("weighting", WEIGHTING_PARAMS)
 @pytest.mark.parametrize("variant", [*SGD_VARIANTS, "adam"])
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_one_full_batch_step_matches_sklearn(kind, variant, weighting):
     """One partial_fit over a single full batch is one optimizer step: same weights."""
     X, y = make_data(kind)
@@ -121,7 +148,7 @@ def test_one_full_batch_step_matches_sklearn(kind, variant, weighting):
         **opt,
     )
     kw = partial_fit_kwargs(kind)
-    sk.partial_fit(X, y, sample_weight=sw, **kw)
+    sk.partial_fit(X, y, **sk_sample_weight(sw), **kw)
     ours.partial_fit(X, y, sample_weight=sw, **kw)
     assert_same_weights(sk, ours)
     assert_allclose(ours.loss_, sk.loss_, rtol=1e-12)
@@ -130,9 +157,9 @@ def test_one_full_batch_step_matches_sklearn(kind, variant, weighting):
     assert ours.t_ == sk.t_ == N_SAMPLES
 
 
-@pytest.mark.parametrize("weighting", list(WEIGHTING))
+@pytest.mark.parametrize("weighting", WEIGHTING_PARAMS)
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_one_shuffled_minibatch_epoch_matches_sklearn(kind, solver, weighting):
     """One partial_fit epoch with shuffled mini-batches (short last batch)."""
     X, y = make_data(kind)
@@ -151,7 +178,7 @@ def test_one_shuffled_minibatch_epoch_matches_sklearn(kind, solver, weighting):
         random_state=3,
     )
     kw = partial_fit_kwargs(kind)
-    sk.partial_fit(X, y, sample_weight=sw, **kw)
+    sk.partial_fit(X, y, **sk_sample_weight(sw), **kw)
     ours.partial_fit(X, y, sample_weight=sw, **kw)
     assert_same_weights(sk, ours)
     assert_allclose(ours.loss_curve_, sk.loss_curve_, rtol=1e-12)
@@ -179,7 +206,7 @@ def test_initial_weights_match_sklearn(activation):
 
 
 # ---------------------------------------------------------------------- full fits
-@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("weighted", WEIGHTED_PARAMS)
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 @pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel", "regression"])
 def test_full_fit_matches_sklearn(kind, solver, weighted):
@@ -203,7 +230,7 @@ def test_full_fit_matches_sklearn(kind, solver, weighted):
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        sk.fit(X, y, sample_weight=sw)
+        sk.fit(X, y, **sk_sample_weight(sw))
         ours.fit(X, y, sample_weight=sw)
     assert ours.n_iter_ == sk.n_iter_ == 20
     assert ours.t_ == sk.t_
@@ -293,7 +320,7 @@ def test_early_stopping_fit_matches_sklearn(kind):
     assert_same_weights(sk, ours, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("weighted", WEIGHTED_PARAMS)
 @pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
 def test_single_output_lbfgs_matches_sklearn(kind, weighted):
     """L-BFGS minimises the same objective with the same gradient: same solution.
@@ -316,7 +343,7 @@ def test_single_output_lbfgs_matches_sklearn(kind, weighted):
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        sk.fit(X, y, sample_weight=sw)
+        sk.fit(X, y, **sk_sample_weight(sw))
         ours.fit(X, y, sample_weight=sw)
     assert ours.n_iter_ == sk.n_iter_
     assert_allclose(ours.loss_, sk.loss_, rtol=1e-10)
@@ -531,18 +558,27 @@ def test_same_signature_params_and_defaults(Ours):
 
     Positional parameters must be identical, so positional calls mean the same;
     any extra parameter skmlp adds must be keyword-only.
+
+    skmlp has scikit-learn 1.7's signature: before 1.7, MLPRegressor has no
+    ``loss``, which 1.7 put first, so ``BackpropRegressor((10,))`` there means
+    ``loss=(10,)``, not ``hidden_layer_sizes=(10,)``.
     """
     theirs = inspect.signature(PAIRS[Ours]).parameters
     ours = inspect.signature(Ours).parameters
-    assert [n for n in ours if n in theirs] == list(theirs)
     positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    assert [n for n, p in ours.items() if p.kind == positional] == [
-        n for n, p in theirs.items() if p.kind == positional
-    ]
+    their_positional = [n for n, p in theirs.items() if p.kind == positional]
+    newer = set()  # parameters skmlp has from a newer scikit-learn
+    if Ours is BackpropRegressor and not MLP_REGRESSOR_HAS_LOSS:
+        assert "loss" not in theirs
+        newer = {"loss"}
+        their_positional = ["loss", *their_positional]
+        assert ours["loss"].default == "squared_error"
+    assert [n for n in ours if n in theirs] == list(theirs)
+    assert [n for n, p in ours.items() if p.kind == positional] == their_positional
     for name, p in theirs.items():
         assert ours[name].kind == p.kind, name
         assert ours[name].default == p.default, name
-    for name in set(ours) - set(theirs):
+    for name in set(ours) - set(theirs) - newer:
         assert ours[name].kind == inspect.Parameter.KEYWORD_ONLY, name
     our_params, sk_params = Ours().get_params(), PAIRS[Ours]().get_params()
     assert {k: our_params[k] for k in sk_params} == sk_params
@@ -553,7 +589,9 @@ def test_same_tags(kind):
     sk, ours = estimators(kind)
     sk_tags, our_tags = sk.__sklearn_tags__(), ours.__sklearn_tags__()
     assert our_tags.estimator_type == sk_tags.estimator_type
-    assert our_tags.input_tags.sparse == sk_tags.input_tags.sparse
+    # both accept sparse X; scikit-learn 1.6.0 alone does not say so in its tags
+    assert our_tags.input_tags.sparse
+    assert sk_tags.input_tags.sparse == MLP_TAGS_SPARSE
     assert (our_tags.classifier_tags is None) == (sk_tags.classifier_tags is None)
     if sk_tags.classifier_tags is not None:
         assert our_tags.classifier_tags.multi_label
@@ -631,7 +669,17 @@ def test_invalid_params_same_errors(Ours, params):
 
 def test_invalid_regression_loss_same_error():
     X, y = make_data("regression")
-    same_error(BackpropRegressor, lambda Est: Est(loss="not-a-loss").fit(X, y))
+    if MLP_REGRESSOR_HAS_LOSS:
+        same_error(BackpropRegressor, lambda Est: Est(loss="not-a-loss").fit(X, y))
+        return
+    # scikit-learn < 1.7 has no loss parameter at all
+    with pytest.raises(TypeError, match="unexpected keyword argument 'loss'"):
+        MLPRegressor(loss="not-a-loss")
+    with pytest.raises(
+        InvalidParameterError,
+        match="^The 'loss' parameter of BackpropRegressor must be a str among",
+    ):
+        BackpropRegressor(loss="not-a-loss").fit(X, y)
 
 
 @pytest.mark.parametrize("Ours", [BackpropClassifier, BackpropRegressor])
@@ -710,10 +758,18 @@ def test_partial_fit_rejects_early_stopping(Ours):
 def test_validation_set_too_small(kind):
     X, y = make_data(kind, n_samples=10)
     Ours = BackpropRegressor if kind == "regression" else BackpropClassifier
-    msg = same_error(
-        Ours, lambda Est: Est(early_stopping=True, validation_fraction=0.1).fit(X, y)
-    )
-    assert msg.startswith("The validation set is too small.")
+    params = {"early_stopping": True, "validation_fraction": 0.1}
+    if MLP_CHECKS_VALIDATION_SIZE:
+        msg = same_error(Ours, lambda Est: Est(**params).fit(X, y))
+        assert msg.startswith("The validation set is too small.")
+        return
+    # scikit-learn < 1.7 early-stops on a one-sample validation set; skmlp raises
+    # scikit-learn 1.7's error
+    with pytest.raises(ValueError, match="^The validation set is too small."):
+        Ours(**params).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        PAIRS[Ours](**params).fit(X, y)
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
@@ -737,18 +793,36 @@ def test_stochastic_max_iter_convergence_warning(Ours, solver):
 def test_lbfgs_convergence_warning(Ours, limit):
     X, y = make_data("binary" if Ours is BackpropClassifier else "regression")
     params = {"hidden_layer_sizes": (3,), "solver": "lbfgs", limit: 2}
-    theirs = captured_warnings(
-        lambda: PAIRS[Ours](random_state=0, **params).fit(X, y), ConvergenceWarning
-    )
+    sk = PAIRS[Ours](random_state=0, **params)
+    theirs = captured_warnings(lambda: sk.fit(X, y), ConvergenceWarning)
     ours = captured_warnings(
         lambda: Ours(random_state=0, **params).fit(X, y), ConvergenceWarning
     )
     assert len(theirs) == 1
-    assert theirs[0].startswith("lbfgs failed to converge after")
-    assert ours == theirs
+    if LBFGS_WARNING_NAMES_ITERATIONS:
+        assert theirs[0].startswith("lbfgs failed to converge after")
+        assert ours == theirs
+    else:
+        # skmlp words it as scikit-learn >= 1.7 does, which names the iterations;
+        # the outcome (status, SciPy's message) must be scikit-learn's
+        assert len(ours) == 1
+        assert ours[0].startswith(
+            f"lbfgs failed to converge after {sk.n_iter_} iteration(s) (status="
+        )
+        assert LBFGS_OUTCOME.match(ours[0]).groups() == (
+            LBFGS_OUTCOME.match(theirs[0]).groups()
+        )
     # unseeded: the iteration count in the message may differ from the above
     with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge after"):
         Ours(**params).fit(X, y)
+
+
+#: status and SciPy's message in an L-BFGS warning of any scikit-learn >= 1.6
+#: (before 1.7 without the iteration count and with a full stop after the message)
+LBFGS_OUTCOME = re.compile(
+    r"lbfgs failed to converge (?:after \d+ iteration\(s\) )?"
+    r"\(status=(\d+)\):\n(.*?)\.?\n"
+)
 
 
 @pytest.mark.parametrize("Ours", [BackpropClassifier, BackpropRegressor])
