@@ -105,9 +105,9 @@ def flat_weights(est):
     return np.concatenate([a.ravel() for a in est.coefs_ + est.intercepts_])
 
 
-def dense_network(layer_units, activations, loss, dropout=None) -> Network:
-    """A plain MLP core (dense layers, activations, optional dropout)."""
-    return Network.dense(layer_units, activations, loss, dropout)
+def dense_network(layer_units, activations, loss, dropout=None, batch_norm=None):
+    """An MLP core (dense layers, activations, optional dropout and batch norm)."""
+    return Network.dense(layer_units, activations, loss, dropout, batch_norm)
 
 
 def objective_value(network, params, X, Y, sw, alpha, grad, *, alpha_l1=0.0, rng=None):
