@@ -1,17 +1,19 @@
 """A fitted estimator as a plain description of its inference computation.
 
-:func:`describe_network` reads only public fitted attributes (``coefs_``,
-``intercepts_``, ``activation``, ``out_activation_``, ``n_outputs_``,
-``classes_`` and, when present, the batch-normalization statistics) and returns
-a :class:`NetworkDescription`: one affine map and activation per layer, batch
-normalization folded into the affine maps, and the output head. Exporters
-write their graphs from it and never look at the estimator again; nothing
-here imports an export library.
+:func:`describe_network` walks the layers of the estimator's
+:class:`~skmlp._model.FittedNetwork` (the description predict reads, built
+from the public fitted attributes) and returns a :class:`NetworkDescription`:
+one affine map and activation per dense layer, batch normalization folded into
+the affine maps, dropout left out, and the output head. Exporters write their
+graphs from it and never look at the estimator again; nothing here imports an
+export library.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from skmlp._layers import ActivationLayer, BatchNorm, Dense, Dropout
 
 #: Hidden activations an exporter must write ('sigmoid' is read as 'logistic').
 HIDDEN_ACTIVATIONS = (
@@ -124,46 +126,11 @@ def fold_batch_norm(weights, bias, scale, offset, mean, var, epsilon):
     return folded_weights, folded_bias
 
 
-def _hidden_activation_names(activation, n_hidden: int) -> list:
-    names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
-    if len(names) != n_hidden:
-        raise ValueError(
-            f"activation has {len(names)} entries for {n_hidden} hidden layers."
-        )
-    names = ["logistic" if name == "sigmoid" else name for name in names]
-    unknown = sorted(set(names) - set(HIDDEN_ACTIVATIONS))
-    if unknown:
-        raise ValueError(f"No export for the activation(s) {unknown}.")
-    return names
-
-
-def _batch_norm(estimator, n_hidden: int) -> list:
-    """(scale, offset, mean, var) per hidden layer, or None where there is none."""
-    scales = getattr(estimator, "batch_norm_scales_", None)
-    if scales is None:
-        return [None] * n_hidden
-    offsets = estimator.batch_norm_offsets_
-    means = estimator.batch_norm_means_
-    variances = estimator.batch_norm_vars_
-    if not len(scales) == len(offsets) == len(means) == len(variances) == n_hidden:
-        raise ValueError(
-            "batch_norm_scales_, batch_norm_offsets_, batch_norm_means_ and "
-            f"batch_norm_vars_ must each have one entry per hidden layer ({n_hidden})."
-        )
-    return [
-        None if scale is None else (scale, offset, mean, var)
-        for scale, offset, mean, var in zip(
-            scales, offsets, means, variances, strict=True
-        )
-    ]
-
-
-def _head(estimator) -> str:
-    link = estimator.out_activation_
+def _head(link: str, n_outputs: int) -> str:
     if link == "softmax":
         return "softmax"
     if link in ("logistic", "sigmoid"):
-        return "binary" if estimator.n_outputs_ == 1 else "multilabel"
+        return "binary" if n_outputs == 1 else "multilabel"
     if link in ("identity", "exp"):
         return link
     raise ValueError(f"No export for the output activation {link!r}.")
@@ -175,8 +142,7 @@ def describe_network(estimator) -> NetworkDescription:
     Parameters
     ----------
     estimator : BackpropClassifier or BackpropRegressor
-        A fitted estimator (scikit-learn's ``MLPClassifier`` and
-        ``MLPRegressor`` have the same public attributes and work too).
+        A fitted estimator.
 
     Returns
     -------
@@ -191,21 +157,29 @@ def describe_network(estimator) -> NetworkDescription:
         If the estimator has an activation or output link without export, or
         is a classifier fitted on a single class.
     """
-    coefs, intercepts = estimator.coefs_, estimator.intercepts_
-    n_hidden = len(coefs) - 1
-    names = _hidden_activation_names(estimator.activation, n_hidden) + ["identity"]
-    batch_norm = _batch_norm(estimator, n_hidden) + [None]
-    epsilon = getattr(estimator, "batch_norm_epsilon", None)
-    if epsilon is None and any(bn is not None for bn in batch_norm):
-        raise ValueError("Batch normalization statistics without batch_norm_epsilon.")
-    layers = []
-    for W, b, name, bn in zip(coefs, intercepts, names, batch_norm, strict=True):
-        if bn is None:
-            W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
-        else:
-            W, b = fold_batch_norm(W, b, *bn, epsilon)
-        layers.append(DenseLayer(W, b, name))
-    head = _head(estimator)
+    model = estimator._fitted_network()
+    layers = []  # [weights, bias, activation] per dense layer, BN folded in
+    for layer, arrays in zip(model.network.layers, model.arrays, strict=True):
+        if isinstance(layer, Dense):
+            layers.append(
+                [
+                    np.asarray(arrays["coef"], dtype=np.float64),
+                    np.asarray(arrays["intercept"], dtype=np.float64),
+                    "identity",
+                ]
+            )
+        elif isinstance(layer, BatchNorm):
+            stats = (arrays[k] for k in ("scale", "offset", "mean", "var"))
+            layers[-1][:2] = fold_batch_norm(*layers[-1][:2], *stats, layer.epsilon)
+        elif isinstance(layer, ActivationLayer):
+            name = layer.activation.name
+            if name not in HIDDEN_ACTIVATIONS:
+                raise ValueError(f"No export for the activation {name!r}.")
+            layers[-1][2] = name
+        elif not isinstance(layer, Dropout):  # dropout: training only
+            raise ValueError(f"No export for the layer {layer!r}.")
+    n_outputs = int(estimator.n_outputs_)
+    head = _head(model.loss.link, n_outputs)
     classes = None
     if head in ("softmax", "binary", "multilabel"):
         classes = np.asarray(estimator.classes_)
@@ -214,4 +188,5 @@ def describe_network(estimator) -> NetworkDescription:
                 "A classifier fitted on a single class cannot be exported: its "
                 "predict_proba has two columns for one class."
             )
-    return NetworkDescription(tuple(layers), head, int(estimator.n_outputs_), classes)
+    described = tuple(DenseLayer(W, b, name) for W, b, name in layers)
+    return NetworkDescription(described, head, n_outputs, classes)

@@ -418,6 +418,7 @@ def test_double_normal_cdf_table():
     reg.coefs_ = [np.ones((1, 1)), np.ones((1, 1))]
     reg.intercepts_ = [np.zeros(1), np.zeros(1)]
     reg.n_features_in_, reg.n_outputs_ = 1, 1
+    reg.set_params(hidden_layer_sizes=(1,))
     for name in ("scales", "offsets", "means", "vars"):
         setattr(reg, f"batch_norm_{name}_", [None])
     x = np.concatenate(
