@@ -30,19 +30,17 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
 
 import skmlp.onnx  # noqa: E402
 from skmlp import BackpropClassifier, BackpropRegressor  # noqa: E402
-from skmlp._export import describe_network, fold_batch_norm  # noqa: E402
+from skmlp._activations import ACTIVATIONS as ACTIVATION_REGISTRY  # noqa: E402
+from skmlp._export import (  # noqa: E402
+    HIDDEN_ACTIVATIONS,
+    describe_network,
+    fold_batch_norm,
+)
 
-ACTIVATIONS = [
-    "identity",
-    "logistic",
-    "tanh",
-    "relu",
-    "softplus",
-    "leaky_relu",
-    "elu",
-    "gelu",
-    "silu",
-]
+#: every registered hidden activation (aliases such as 'sigmoid' once)
+ACTIVATIONS = sorted(
+    name for name, act in ACTIVATION_REGISTRY.items() if act.name == name
+)
 CLASSIFIER_HEADS = ["softmax", "binary", "multilabel"]
 REGRESSOR_HEADS = ["identity", "identity-3", "exp"]
 DTYPES = [np.float32, np.float64]
@@ -149,6 +147,11 @@ def measure(estimator, X, dtype):
         return onx, outputs, (estimator.predict(X), estimator.predict_proba(X))
     reference = estimator.predict(X).reshape(len(X), -1)
     return onx, outputs, (reference,)
+
+
+def test_every_registered_activation_is_exported():
+    """A new activation in the registry needs an ONNX writer (and joins the matrix)."""
+    assert set(HIDDEN_ACTIVATIONS) == set(ACTIVATIONS)
 
 
 @pytest.mark.parametrize("batch_norm", [False, True], ids=["plain", "batch_norm"])
