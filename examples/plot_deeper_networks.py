@@ -127,8 +127,8 @@ print(
 # What the table shows
 # --------------------
 # "fit time" is the search's ``mean_fit_time``, here the time of the one fit of
-# each pipeline on the training rows; it was measured on a machine shared with
-# other work, so read it as relative. All 16 networks land within two points of
+# each pipeline on the training rows, in wall-clock seconds on a machine shared
+# with other work: read it as rough. All 16 networks land within two points of
 # each other (96.5 % to 98.3 %, about ten images of 540), and most of the
 # differences between them are within the noise:
 #
@@ -151,10 +151,12 @@ print(
 #   layers with both dropout and batch norm at the top (98.0 %), with the
 #   2-layer networks close behind (97.6 % to 97.8 %), while the order of the
 #   best few changed from seed to seed.
-# * **Batch norm costs time.** A fit with batch norm takes longer than the
-#   same network without it, up to about twice as long (dropout adds some
-#   more): at 64 units the normalization's element-wise passes cost about as
-#   much as a layer's matrix products.
+# * **Batch norm costs time.** Measured in CPU time while writing this
+#   example, a fit of 5 layers with batch norm takes about 1.6 times as long
+#   as without it (1.0 s against 0.6 s): at 64 units the normalization's
+#   element-wise passes cost about as much as the layers' matrix products.
+#   The wall-clock fit times of the table, on a shared machine, show this
+#   only roughly, and can even invert it for a pair of small networks.
 #
 # The accuracies side by side, one line per setting of dropout and batch norm.
 # The error bars are one standard error of an accuracy on 540 images (about
