@@ -72,13 +72,19 @@ def _batch_norm_attributes(network, params, buffers, copy) -> dict:
     return attrs
 
 
-def _check_batch_norm_rows(n_samples: int, batch_size) -> None:
-    """Batch statistics need two rows: refuse one-row fits and batches."""
-    if n_samples < 2:
+def _check_batch_norm_rows(n_samples: int, sample_weight, batch_size) -> None:
+    """Batch statistics need two rows: refuse one-row fits and batches.
+
+    Rows of zero weight do not count: they are removed rows to the statistics.
+    """
+    weighted = sample_weight is not None
+    n = int(np.count_nonzero(sample_weight)) if weighted else n_samples
+    if n < 2:
+        what = "sample of positive weight" if weighted else "sample"
         raise ValueError(
-            f"Batch normalization needs more than 1 sample to compute batch "
-            f"statistics; got n_samples = {n_samples}. Fit on more samples, or "
-            "set batch_norm=False."
+            f"Batch normalization needs more than 1 {what} to compute batch "
+            f"statistics; got {n} (n_samples = {n_samples}). Fit on more "
+            "samples, or set batch_norm=False."
         )
     if batch_size == 1:
         raise ValueError(
@@ -270,7 +276,7 @@ class BaseBackprop(BaseEstimator, ABC):
         )
         val = self._validate_validation_set(*val) if val else None
         if batch_norm:
-            _check_batch_norm_rows(X.shape[0], self.batch_size)
+            _check_batch_norm_rows(X.shape[0], sample_weight, self.batch_size)
         network = make_network(params, X.shape[1], self._n_outputs(Y), loss)
         state = self._start_state(params, network, X.dtype, first_pass, val is not None)
         objective = Objective(network, make_penalty(params, network))
@@ -427,7 +433,7 @@ class BaseBackprop(BaseEstimator, ABC):
                 "or the size of your dataset."
             )
         if state.buffers:  # batch normalization trains on what is left
-            _check_batch_norm_rows(X_train.shape[0], self.batch_size)
+            _check_batch_norm_rows(X_train.shape[0], sw_train, self.batch_size)
         return X_train, Y_train, sw_train, (X_val, Y_val, sw_val)
 
     def _validation(self, network, X_val, Y_val, sw_val) -> Validation:

@@ -156,10 +156,13 @@ class Network:
         self.layout = Layout(self.layers)
         self._uses_mode = any(layer.uses_mode for layer in self.layers)
         self._has_buffers = any(layer.buffers for layer in self.layers)
-        owner = self._hidden_index()
-        self._buffer_key = {
-            id(layer): f"[{owner[i]}]" for i, layer in enumerate(self.layers)
-        }
+        keys = {(i, name): key for i, name, key in self.buffer_names()}
+        #: (layer index, running-mean key, running-variance key) per batch norm
+        self._statistics_keys = [
+            (i, keys[i, "mean"], keys[i, "var"])
+            for i, layer in enumerate(self.layers)
+            if isinstance(layer, BatchNorm)
+        ]
         self._last_contexts = None
         self._workspaces: dict = {}
         self._view_cache: dict = {}
@@ -304,17 +307,15 @@ class Network:
         the gradient checker) never move the running statistics.
         """
         contexts = self._last_contexts
-        if not self._has_buffers or contexts is None:
+        if contexts is None:
             return
-        for layer, ctx in contexts:
-            if not isinstance(layer, BatchNorm):
-                continue
+        for i, mean_key, var_key in self._statistics_keys:
+            layer, ctx = contexts[i]
             stats = layer.batch_statistics(ctx)
             if stats is None:
                 continue
-            key = self._buffer_key[id(layer)]
-            for name, batch in zip(("mean", "var"), stats, strict=True):
-                running = buffers[f"{PUBLIC_NAMES[name]}{key}"]
+            pairs = zip((buffers[mean_key], buffers[var_key]), stats, strict=True)
+            for running, batch in pairs:
                 if replace:
                     running[...] = batch
                 else:

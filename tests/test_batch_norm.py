@@ -407,6 +407,12 @@ def test_one_sample_is_refused(Est):
             Est(batch_norm=True).partial_fit(X, [0], classes=[0, 1])
     with pytest.raises(ValueError, match="more than 1 sample"):
         Est(batch_norm=True).fit(X, [1])
+    # one row of positive weight is one sample to the batch statistics
+    X, y = data(n=10, kind="regression" if Est is BackpropRegressor else "multiclass")
+    weights = np.zeros(10)
+    weights[3] = 1.0
+    with pytest.raises(ValueError, match="more than 1 sample of positive weight"):
+        Est(batch_norm=True).fit(X, y, sample_weight=weights)
     kind = "regression" if Est is BackpropRegressor else "multiclass"
     with pytest.raises(ValueError, match="batch_size=1"):
         Est(batch_norm=True, batch_size=1).fit(*data(n=10, kind=kind))
