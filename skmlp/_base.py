@@ -518,3 +518,34 @@ class BaseBackprop(BaseEstimator, ABC):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+    # ------------------------------------------------------------- persistence
+    def __getstate__(self):
+        """The estimator's state for pickle and skops: a copy, plain throughout.
+
+        The kept training state (``_fit_state``, which ``warm_start`` and
+        ``partial_fit`` continue from) is stored as
+        :meth:`FitState.to_dict <skmlp._training.FitState.to_dict>`: dicts,
+        lists, builtins and arrays, so that ``skops.io.get_untrusted_types``
+        lists the estimator's own class and nothing else. The live
+        ``__dict__`` is never modified (in Python 3.11+
+        ``object.__getstate__`` returns the live dict itself).
+        """
+        state = dict(super().__getstate__())
+        fit_state = state.get("_fit_state")
+        if isinstance(fit_state, FitState):
+            state["_fit_state"] = fit_state.to_dict()
+        return state
+
+    def __setstate__(self, state):
+        """Restore what :meth:`__getstate__` returned (or an older pickle's state).
+
+        The training state is rebuilt as a :class:`~skmlp._training.FitState`
+        with aligned arrays; a ``_fit_state`` that is already an object (a
+        pickle written before the dict form) is kept as it is.
+        """
+        state = dict(state)
+        fit_state = state.get("_fit_state")
+        if isinstance(fit_state, dict):
+            state["_fit_state"] = FitState.from_dict(fit_state)
+        super().__setstate__(state)
