@@ -275,7 +275,7 @@ class BaseBackprop(BaseEstimator, ABC):
                     f"{self.hidden_layer_sizes!r}). Fit with warm_start=False to "
                     "start over."
                 )
-            state = self._fit_state.copy()
+            state = self._kept_state().copy()
             # continue from coefs_/intercepts_ as they are now (users may edit them)
             state.params = network.pack(self.coefs_, self.intercepts_, dtype)
         if is_stochastic(self.solver):
@@ -549,3 +549,17 @@ class BaseBackprop(BaseEstimator, ABC):
         if isinstance(fit_state, dict):
             state["_fit_state"] = FitState.from_dict(fit_state)
         super().__setstate__(state)
+
+    def _kept_state(self) -> FitState:
+        """The training state ``warm_start`` and ``partial_fit`` continue from."""
+        state = getattr(self, "_fit_state", None)
+        if state is None:
+            raise ValueError(
+                f"This {type(self).__name__} has no training state to continue "
+                "from: it is a predict-only copy (skmlp.lean_copy), which keeps "
+                "the weights but not the optimizer state, random state and "
+                "counters that warm_start and partial_fit resume. Fit it with "
+                "warm_start=False to train from scratch, or continue the full "
+                "model it was made from."
+            )
+        return state
