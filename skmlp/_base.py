@@ -6,6 +6,7 @@ returned. Any exception restores the estimator's ``__dict__`` as it was, so a
 failed call loses nothing.
 """
 
+import copy
 import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
@@ -536,6 +537,18 @@ class BaseBackprop(BaseEstimator, ABC):
         if isinstance(fit_state, FitState):
             state["_fit_state"] = fit_state.to_dict()
         return state
+
+    def __deepcopy__(self, memo):
+        """A deep copy of every attribute as it is, not a pickle round trip.
+
+        Without this, :func:`copy.deepcopy` would go through
+        :meth:`__getstate__`, which describes the optimizer's scratch block by
+        its length instead of copying it.
+        """
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new
 
     def __setstate__(self, state):
         """Restore what :meth:`__getstate__` returned (or an older pickle's state).
