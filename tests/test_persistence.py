@@ -98,6 +98,14 @@ def _cases():
         ("regressor-poisson", reg, {"loss": "poisson"}, _data("poisson")),
         ("regressor-multioutput", reg, {}, _data("multioutput")),
     ]
+    if "batch_norm" in clf().get_params():  # running statistics in the state
+        bn = {"batch_norm": True}
+        cases += [
+            ("classifier-batch_norm", clf, bn, (X, y)),
+            ("regressor-batch_norm-nag", reg, {**bn, "solver": "nag"}, (Xr, yr)),
+            ("classifier-batch_norm-es", clf, {**bn, "early_stopping": True}, (X, y)),
+            ("regressor-batch_norm-lbfgs", reg, {**bn, "solver": "lbfgs"}, (Xr, yr)),
+        ]
     return [(name, cls(**COMMON, **params), data) for name, cls, params, data in cases]
 
 
