@@ -152,6 +152,8 @@ for (name, dtype_name), session in sessions.items():
 # included) in each case; each time is the best of three runs, with each
 # library's default threading on the cores of the machine that built this
 # page (shared with other work, so the numbers vary from build to build).
+# Both models have the same architecture and cost the same to evaluate: the
+# difference between their rows is that noise.
 rng = np.random.RandomState(0)
 X_big = X_test[rng.randint(len(X_test), size=100_000)]
 
