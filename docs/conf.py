@@ -120,6 +120,7 @@ if importlib.util.find_spec("pydata_sphinx_theme") is not None:
             "index",
             "getting_started",
             "user_guide",
+            "persistence",
             "performance",
             "scaling_out",
         )

@@ -3,6 +3,7 @@
 from skmlp._classifier import BackpropClassifier
 from skmlp._display import LossCurveDisplay
 from skmlp._gradcheck import GradientReport, check_gradients
+from skmlp._persistence import lean_copy
 from skmlp._regressor import BackpropRegressor
 from skmlp._training import DivergenceError
 
@@ -13,6 +14,7 @@ __all__ = [
     "GradientReport",
     "LossCurveDisplay",
     "check_gradients",
+    "lean_copy",
     "__version__",
 ]
 

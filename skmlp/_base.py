@@ -6,6 +6,7 @@ returned. Any exception restores the estimator's ``__dict__`` as it was, so a
 failed call loses nothing.
 """
 
+import copy
 import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
@@ -336,7 +337,7 @@ class BaseBackprop(BaseEstimator, ABC):
                     f"differs from the requested {network.batch_norm} (batch_norm="
                     f"{self.batch_norm!r}). Fit with warm_start=False to start over."
                 )
-            state = self._fit_state.copy()
+            state = self._kept_state().copy()
             # continue from the fitted attributes as they are now (users may
             # edit them)
             model = FittedNetwork.from_estimator(self, network.loss)
@@ -585,3 +586,60 @@ class BaseBackprop(BaseEstimator, ABC):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+    # ------------------------------------------------------------- persistence
+    def __getstate__(self):
+        """The estimator's state for pickle and skops: a copy, plain throughout.
+
+        The kept training state (``_fit_state``, which ``warm_start`` and
+        ``partial_fit`` continue from) is stored as
+        :meth:`FitState.to_dict <skmlp._training.FitState.to_dict>`: dicts,
+        lists, builtins and arrays, so that ``skops.io.get_untrusted_types``
+        lists the estimator's own class and nothing else. The live
+        ``__dict__`` is never modified (in Python 3.11+
+        ``object.__getstate__`` returns the live dict itself).
+        """
+        state = dict(super().__getstate__())
+        fit_state = state.get("_fit_state")
+        if isinstance(fit_state, FitState):
+            state["_fit_state"] = fit_state.to_dict()
+        return state
+
+    def __deepcopy__(self, memo):
+        """A deep copy of every attribute as it is, not a pickle round trip.
+
+        Without this, :func:`copy.deepcopy` would go through
+        :meth:`__getstate__`, which describes the optimizer's scratch block by
+        its length instead of copying it.
+        """
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new
+
+    def __setstate__(self, state):
+        """Restore what :meth:`__getstate__` returned (or an older pickle's state).
+
+        The training state is rebuilt as a :class:`~skmlp._training.FitState`
+        with aligned arrays; a ``_fit_state`` that is already an object (a
+        pickle written before the dict form) is kept as it is.
+        """
+        state = dict(state)
+        fit_state = state.get("_fit_state")
+        if isinstance(fit_state, dict):
+            state["_fit_state"] = FitState.from_dict(fit_state)
+        super().__setstate__(state)
+
+    def _kept_state(self) -> FitState:
+        """The training state ``warm_start`` and ``partial_fit`` continue from."""
+        state = getattr(self, "_fit_state", None)
+        if state is None:
+            raise ValueError(
+                f"This {type(self).__name__} has no training state to continue "
+                "from: it is a predict-only copy (skmlp.lean_copy), which keeps "
+                "the weights but not the optimizer state, random state and "
+                "counters that warm_start and partial_fit resume. Fit it with "
+                "warm_start=False to train from scratch, or continue the full "
+                "model it was made from."
+            )
+        return state

@@ -16,7 +16,7 @@ which saves four passes over the weights per step.
 
 import copy
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -82,6 +82,43 @@ class OptimizerState:
     def realign(self) -> None:
         """Move any state array that is not aligned to aligned memory."""
         self.arrays = {name: _aligned.ensure(a) for name, a in self.arrays.items()}
+
+    def to_dict(self) -> dict:
+        """The state as builtins and arrays, for pickle and skops.
+
+        Every field by name; ``arrays`` and ``extras`` are new dicts (the
+        arrays themselves are not copied), and ``key`` is a tuple of builtins
+        whose dtype is a string already (see :meth:`_Optimizer.state_key`).
+        Nothing in it is a type that ``skops.io`` would have to be told to
+        trust. The ``"scratch"`` block, whose contents no step reads before
+        writing them, is described by its length and dtype instead (for a
+        network of up to 32k float64 parameters it is as large as the
+        parameters).
+        """
+        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        state["arrays"] = dict(self.arrays)
+        state["extras"] = dict(self.extras)
+        scratch = state["arrays"].pop("scratch", None)
+        if scratch is not None:
+            state["scratch"] = (scratch.size, scratch.dtype.str)
+        return state
+
+    @classmethod
+    def from_dict(cls, state: dict) -> "OptimizerState":
+        """The state :meth:`to_dict` described, its arrays aligned again.
+
+        Unpickling (or loading with skops) allocates arrays with NumPy's own
+        16-byte alignment; they are moved to aligned memory here, as
+        :meth:`copy` does.
+        """
+        state = dict(state)
+        scratch = state.pop("scratch", None)
+        new = cls(**state)
+        new.extras = dict(new.extras)
+        new.realign()
+        if scratch is not None:
+            new.arrays["scratch"] = _aligned.empty(*scratch)
+        return new
 
 
 def _axpy(x: np.ndarray, y: np.ndarray, a: float, scratch: np.ndarray) -> None:

@@ -10,7 +10,7 @@ here knows whether it trains a classifier or a regressor.
 import copy
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import scipy.optimize
@@ -19,6 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skmlp import _aligned
 from skmlp._objective import Objective
+from skmlp._optimizers import OptimizerState
 from skmlp._schedules import warmup_factor
 
 DIVERGENCE_MESSAGE = (
@@ -75,6 +76,48 @@ class FitState:
         new.params = _aligned.ensure(new.params)
         if new.optimizer_state is not None:
             new.optimizer_state.realign()
+        return new
+
+    def to_dict(self) -> dict:
+        """The state as builtins, arrays and dicts, for pickle and skops.
+
+        Every field by name, so a field added later is carried too. The RNG
+        becomes its ``get_state(legacy=False)`` dict, the optimizer state its
+        :meth:`OptimizerState.to_dict <skmlp._optimizers.OptimizerState.to_dict>`;
+        lists and dicts (``buffers``) are new containers, arrays are not
+        copied. Nothing in it is a type that ``skops.io`` would have to be
+        told to trust.
+        """
+        state = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list | dict):
+                value = type(value)(value)
+            state[f.name] = value
+        state["rng"] = self.rng.get_state(legacy=False)
+        if self.optimizer_state is not None:
+            state["optimizer_state"] = self.optimizer_state.to_dict()
+        return state
+
+    @classmethod
+    def from_dict(cls, state: dict) -> "FitState":
+        """The state :meth:`to_dict` described, its arrays aligned again.
+
+        Unpickled (or skops-loaded) arrays have NumPy's own 16-byte
+        alignment; the parameters, the optimizer's arrays and the buffers
+        move to aligned memory, as :meth:`copy` leaves them.
+        """
+        state = dict(state)
+        rng = np.random.RandomState()
+        rng.set_state(state["rng"])
+        state["rng"] = rng
+        if state.get("optimizer_state") is not None:
+            state["optimizer_state"] = OptimizerState.from_dict(
+                state["optimizer_state"]
+            )
+        new = cls(**state)
+        new.params = _aligned.ensure(new.params)
+        new.buffers = {name: _aligned.ensure(a) for name, a in new.buffers.items()}
         return new
 
 
