@@ -220,9 +220,10 @@ def test_the_model_of_each_epoch_is_that_of_a_shorter_fit(kind, solver):
 
 
 def test_hooks_get_the_users_labels_and_only_sample_weight():
+    """The weights as given, not those the fit trains with (class_weight)."""
     rec, monitor = Recorder(), ScoringMonitor(scoring=["accuracy", "neg_log_loss"])
-    clf = BackpropClassifier(**FAST, max_iter=3).set_callbacks(rec, monitor)
-    fit(clf, X, list(LABELS), sample_weight=list(SW))
+    clf = BackpropClassifier(**FAST, max_iter=3, class_weight={"setosa": 3})
+    fit(clf.set_callbacks(rec, monitor), X, list(LABELS), sample_weight=list(SW))
     for call in rec.of("begin") + rec.of("end"):
         kwargs = call[5]
         assert kwargs["X"] is not None and kwargs["X"].shape == X.shape
@@ -264,21 +265,35 @@ def test_with_early_stopping_the_epochs_get_the_training_rows():
     "params",
     [
         dict(solver="adam"),
-        dict(solver="sgd", learning_rate="adaptive", early_stopping=True),
+        # a plateau at epoch 3 (adaptive: the learning rate / 5, the count reset)
+        dict(
+            solver="sgd",
+            learning_rate="adaptive",
+            early_stopping=True,
+            n_iter_no_change=1,
+            tol=10.0,
+        ),
         dict(solver="lbfgs"),
     ],
-    ids=["adam", "sgd-early-stopping", "lbfgs"],
+    ids=["adam", "sgd-adaptive-early-stopping", "lbfgs"],
 )
 def test_a_stop_request_ends_training_after_that_epoch(params):
-    est = BackpropClassifier(**FAST, **params, max_iter=10)
+    """After all of that epoch's bookkeeping: the same model and state as
+    max_iter=3, so a warm start goes on alike."""
+    est = BackpropClassifier(**{**FAST, **params, "max_iter": 10})
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)  # a requested stop
         stopped = est.set_callbacks(Recorder(stop_after=3)).fit(X, y)
     assert stopped.n_iter_ == 3
-    three = fit(BackpropClassifier(**FAST, **params, max_iter=3), X, y)
+    three = fit(BackpropClassifier(**{**FAST, **params, "max_iter": 3}), X, y)
     assert_same_model(stopped, three)
-    for name in ("loss_", "t_", "loss_curve_", "validation_scores_", "best_loss_"):
+    names = ("loss_", "t_", "loss_curve_", "validation_scores_", "best_loss_")
+    for name in names + ("_no_improvement_count",):
         assert getattr(stopped, name, None) == getattr(three, name, None), name
+    opt = [est._fit_state.optimizer_state for est in (stopped, three)]
+    assert getattr(opt[0], "learning_rate", None) == getattr(
+        opt[1], "learning_rate", None
+    )
 
 
 def test_a_stop_request_in_partial_fit_changes_nothing():

@@ -129,6 +129,28 @@ def test_callbacks_see_the_interrupted_epoch_as_the_published_model(monkeypatch)
     assert log[-1]["accuracy"] == clf.score(X, y)
 
 
+def test_ctrl_c_before_an_epochs_first_step_counts_no_epoch():
+    """Pressed as an epoch begins (here: in a callback's begin hook), nothing
+    of that epoch ran: it is not counted, and its task ends without a model."""
+    pytest.importorskip("sklearn.callback", reason="scikit-learn < 1.9")
+    from test_callbacks import Recorder
+
+    class PressAtEpoch3(Recorder):
+        def on_fit_task_begin(self, estimator, context, **kwargs):
+            super().on_fit_task_begin(estimator, context, **kwargs)
+            if context.task_name == "epoch" and context.task_id == 2:
+                signal.raise_signal(signal.SIGINT)
+
+    rec = PressAtEpoch3()
+    clf = fit_interrupted(BackpropClassifier(**PARAMS).set_callbacks(rec), X, y)
+    assert clf.n_iter_ == len(clf.loss_curve_) == 2
+    assert clf.t_ == 2 * N
+    assert clf._fit_state.optimizer_state.t == 2 * PER_EPOCH
+    ends = rec.of("end", 1)
+    assert len(rec.of("begin", 1)) == len(ends) == 3
+    assert ends[-1][5]["model"] is None
+
+
 def test_a_warm_start_continues_an_interrupted_fit(monkeypatch):
     """Interrupted at the end of epoch 3, then 2 more epochs: the same model
     as 5 epochs in one go; interrupted within an epoch, the counts go on."""
