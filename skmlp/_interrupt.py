@@ -68,7 +68,11 @@ def graceful_interrupt():
         yield None
         return
     interrupt = Interrupt()
-    previous = signal.signal(signal.SIGINT, interrupt._handle)
+    try:
+        previous = signal.signal(signal.SIGINT, interrupt._handle)
+    except ValueError:  # not the main interpreter's main thread after all
+        yield None
+        return
     try:
         yield interrupt
     finally:
