@@ -59,9 +59,10 @@ X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
 #
 # In a terminal the bars move while the search runs; in a file or a notebook
 # cell's captured output (as here), ``rich`` prints them once, finished, 80
-# columns wide unless ``COLUMNS`` says otherwise.
-if not sys.stdout.isatty():
-    os.environ.setdefault("COLUMNS", "110")
+# columns wide unless ``COLUMNS`` says otherwise: we widen them for this page.
+wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+if wide:
+    os.environ["COLUMNS"] = "110"
 monitor = ScoringMonitor(scoring="accuracy")
 net = BackpropClassifier(max_iter=20, random_state=0).set_callbacks(monitor)
 search = GridSearchCV(
@@ -73,6 +74,8 @@ search = GridSearchCV(
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)
     search.fit(X_train, y_train)
+if wide:
+    del os.environ["COLUMNS"]
 print(f"best: {search.best_params_}, test accuracy {search.score(X_test, y_test):.3f}")
 
 # %%

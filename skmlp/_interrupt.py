@@ -8,7 +8,7 @@ Python's own handler would. The previous handler is restored on exit.
 
 It acts only in the main thread, and only where Ctrl-C would raise
 ``KeyboardInterrupt`` anyway (SIGINT has Python's default handler): an ignored
-SIGINT (background jobs, joblib's workers) or a handler of the application's
+SIGINT (a shell's background jobs) or a handler of the application's
 own is left alone, and there the loops keep their plain behaviour.
 """
 
