@@ -182,18 +182,69 @@ def main():
         f"reps={args.reps}, BLAS threads={args.threads}, load average "
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1, 5, 15 min) at the end\n"
     )
-    print("| workload | variant | median s | min s | vs none |")
-    print("| --- | --- | ---: | ---: | ---: |")
+    print("Seconds per workload: wall and CPU (process) time, median and minimum")
+    print("over the repetitions; the ratios compare medians with `none`'s.\n")
+    print(
+        "| workload | variant | wall median | wall min | CPU median | CPU min "
+        "| wall vs none | CPU vs none |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for w in workloads:
-        ref = statistics.median(times[w, "none"])
+        ref = [statistics.median(t[i] for t in times[w, "none"]) for i in (0, 1)]
         for v in [*VARIANTS, "baseline"]:
             if (w, v) not in times:
                 continue
-            med = statistics.median(times[w, v])
+            med = [statistics.median(t[i] for t in times[w, v]) for i in (0, 1)]
+            low = [min(t[i] for t in times[w, v]) for i in (0, 1)]
             print(
-                f"| {w} | {v} | {med:.4f} | {min(times[w, v]):.4f} | "
-                f"{(med / ref - 1) * 100:+.1f}% |"
+                f"| {w} | {v} | {med[0]:.3f} | {low[0]:.3f} | {med[1]:.3f} | "
+                f"{low[1]:.3f} | {(med[0] / ref[0] - 1) * 100:+.1f}% | "
+                f"{(med[1] / ref[1] - 1) * 100:+.1f}% |"
             )
+    micro()
+
+
+def micro():
+    """What a fit without callbacks adds, part by part (timeit, best of 5).
+
+    Measured in this process (this checkout): far less sensitive to the
+    machine's load than whole fits are.
+    """
+    import timeit
+
+    from skmlp import BackpropClassifier
+    from skmlp._callbacks import open_run
+    from skmlp._interrupt import Interrupt, graceful_interrupt
+
+    def best(stmt, number):
+        return min(timeit.repeat(stmt, number=number, repeat=5)) / number
+
+    def guard():
+        with graceful_interrupt():
+            pass
+
+    est, flag, items = BackpropClassifier(), Interrupt(), range(1000)
+
+    def checked():  # run_epoch's loop: enumerate and the Ctrl-C test
+        for _i, _ in enumerate(items):
+            if flag is not None and flag.requested:
+                break
+
+    def plain():
+        for _ in items:
+            pass
+
+    per_fit = best(guard, 2000) + best(lambda: open_run(est, incremental=False), 2000)
+    per_batch = (best(checked, 2000) - best(plain, 2000)) / len(items)
+    print(
+        "\nWithout callbacks, per fit call (SIGINT handler in and out, no callback "
+        f"context): {per_fit * 1e6:.2f} us; per mini-batch (the Ctrl-C test): "
+        f"{per_batch * 1e9:.0f} ns."
+    )
+    # digits: 200 epochs of 9 mini-batches; partial_fit: 200 calls of one epoch
+    for name, calls in (("digits", 1), ("partial_fit", 200)):
+        added = calls * per_fit + 200 * 9 * per_batch
+        print(f"{name}: {added * 1e3:.3f} ms added to the workload")
 
 
 if __name__ == "__main__":

@@ -316,10 +316,11 @@ def test_clone_shares_the_callbacks_and_a_search_logs_into_them():
     assert len(epochs) == (2 * 2 + 1) * 3  # candidates x folds + refit, 3 epochs
 
 
-def test_pipeline_and_grid_search_with_two_processes(capsys):
+def test_pipeline_and_grid_search_with_two_processes(capsys, monkeypatch):
     """ProgressBar on the search, ScoringMonitor on the network: its logs come
     back from loky's workers, one row per epoch of each fit."""
     pytest.importorskip("rich", reason="ProgressBar needs rich")
+    monkeypatch.setenv("COLUMNS", "200")  # rich would cut long descriptions
     monitor = ScoringMonitor(scoring="accuracy")
     clf = BackpropClassifier(**FAST, max_iter=4).set_callbacks(monitor)
     search = GridSearchCV(
@@ -339,8 +340,9 @@ def test_pipeline_and_grid_search_with_two_processes(capsys):
     assert "GridSearchCV - fit" in out
 
 
-def test_a_progressbar_alone_draws_one_bar_per_fit(capsys):
+def test_a_progressbar_alone_draws_one_bar_per_fit(capsys, monkeypatch):
     pytest.importorskip("rich", reason="ProgressBar needs rich")
+    monkeypatch.setenv("COLUMNS", "200")
     clf = BackpropRegressor(**FAST, batch_size=10, max_iter=3)
     fit(clf.set_callbacks(callback.ProgressBar()), X, Y_REG)
     out = capsys.readouterr().out
