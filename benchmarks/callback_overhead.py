@@ -98,18 +98,18 @@ def _time_workload(name, variant, X, y):
         contextlib.redirect_stdout(null),
     ):
         warnings.simplefilter("ignore", ConvergenceWarning)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         if name == "partial_fit":
             classes = sorted(set(y))
             for _ in range(200):
                 est.partial_fit(X, y, classes=classes)
         else:
             est.fit(X, y)
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, time.process_time() - c0
 
 
 def worker(threads):
-    """Answer 'workload variant' lines from stdin with seconds, one per line."""
+    """Answer 'workload variant' lines from stdin: [wall, cpu] seconds, a line each."""
     sys.path.insert(0, str(HERE))
     from _workloads import WORKLOADS as SHAPES
     from _workloads import make_data
