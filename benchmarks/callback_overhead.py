@@ -241,10 +241,36 @@ def micro():
         f"context): {per_fit * 1e6:.2f} us; per mini-batch (the Ctrl-C test): "
         f"{per_batch * 1e9:.0f} ns."
     )
+    print(
+        "With a callback whose hooks do nothing, per epoch (a task begun and "
+        f"ended): {_noop_epoch() * 1e6:.1f} us."
+    )
     # digits: 200 epochs of 9 mini-batches; partial_fit: 200 calls of one epoch
     for name, calls in (("digits", 1), ("partial_fit", 200)):
         added = calls * per_fit + 200 * 9 * per_batch
         print(f"{name}: {added * 1e3:.3f} ms added to the workload")
+
+
+def _noop_epoch(epochs=2000):
+    """Seconds per epoch task with one no-op callback (best of 5)."""
+    import numpy as np
+
+    from skmlp import BackpropClassifier
+    from skmlp._callbacks import open_run
+
+    X = np.zeros((4, 2))
+    est = BackpropClassifier(max_iter=epochs).set_callbacks(NoOp())
+    best = np.inf
+    for _ in range(5):
+        run = open_run(est, incremental=False)
+        run.begin(X, [0, 1, 0, 1], None)
+        tasks = run.iterations(network=None, X=X)
+        t0 = time.perf_counter()
+        for _ in range(epochs):
+            tasks.iteration_begin(None)
+            tasks.iteration_end(None)
+        best = min(best, (time.perf_counter() - t0) / epochs)
+    return best
 
 
 if __name__ == "__main__":
