@@ -18,6 +18,13 @@ import threading
 import time
 from contextlib import contextmanager
 
+try:
+    # the C functions themselves: the signal module's wrappers of getsignal and
+    # signal convert to and from its enums, which takes ~20 us per fit
+    import _signal as _handlers
+except ImportError:  # not CPython
+    _handlers = signal
+
 #: Seconds after a graceful stop during which the next Ctrl-C, even in another
 #: fit, interrupts at once: a search (GridSearchCV) runs fit after fit, and a
 #: user pressing Ctrl-C twice means to stop all of it, not one fit per press.
@@ -63,17 +70,17 @@ def graceful_interrupt():
     """
     if (
         threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        or _handlers.getsignal(signal.SIGINT) is not signal.default_int_handler
     ):
         yield None
         return
     interrupt = Interrupt()
     try:
-        previous = signal.signal(signal.SIGINT, interrupt._handle)
+        previous = _handlers.signal(signal.SIGINT, interrupt._handle)
     except ValueError:  # not the main interpreter's main thread after all
         yield None
         return
     try:
         yield interrupt
     finally:
-        signal.signal(signal.SIGINT, previous)
+        _handlers.signal(signal.SIGINT, previous)
