@@ -29,7 +29,9 @@ from skmlp._build import (
     make_penalty,
     stochastic_config,
 )
+from skmlp._callbacks import CallbackSupport, open_run
 from skmlp._initializers import INITIALIZERS
+from skmlp._interrupt import graceful_interrupt
 from skmlp._losses import Loss
 from skmlp._model import FittedNetwork
 from skmlp._network import Network
@@ -112,7 +114,7 @@ def _store_params(estimator, values: dict) -> None:
             setattr(estimator, name, value)
 
 
-class BaseBackprop(BaseEstimator, ABC):
+class BaseBackprop(CallbackSupport, BaseEstimator, ABC):
     """Base class of :class:`BackpropClassifier` and :class:`BackpropRegressor`.
 
     Not for direct use.
@@ -248,17 +250,20 @@ class BaseBackprop(BaseEstimator, ABC):
         first ``partial_fit`` call sets ``classes_`` there); ``val`` is the
         ``(X_val, y_val, sample_weight_val)`` triple of :meth:`fit`.
         """
+        # callbacks first: the restore below must keep their root context, or
+        # their teardown is skipped (a ProgressBar's thread would never end)
+        run = open_run(self, incremental=incremental)
         saved = dict(self.__dict__)
         try:
             if setup is not None:
                 setup()
-            return self._fit_unguarded(X, y, sample_weight, incremental, val)
+            return self._fit_unguarded(X, y, sample_weight, incremental, val, run)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
 
-    def _fit_unguarded(self, X, y, sample_weight, incremental, val):
+    def _fit_unguarded(self, X, y, sample_weight, incremental, val, run=None):
         params = self.get_params(deep=False)
         hidden = hidden_sizes(params)  # the architecture's errors come first
         hidden_activations(params["activation"], len(hidden))
@@ -267,6 +272,7 @@ class BaseBackprop(BaseEstimator, ABC):
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
+        given_weight = sample_weight  # what callbacks' scorers take
         X, Y, sample_weight, loss = self._training_problem(
             X,
             y,
@@ -278,6 +284,8 @@ class BaseBackprop(BaseEstimator, ABC):
         val = self._validate_validation_set(*val) if val else None
         if batch_norm:
             _check_batch_norm_rows(X.shape[0], sample_weight, self.batch_size)
+        if run is not None:
+            run.begin(X, y, given_weight)
         network = make_network(params, X.shape[1], self._n_outputs(Y), loss)
         state = self._start_state(params, network, X.dtype, first_pass, val is not None)
         objective = Objective(network, make_penalty(params, network))
@@ -292,20 +300,25 @@ class BaseBackprop(BaseEstimator, ABC):
         ):
             if stochastic:
                 state = self._fit_stochastic(
-                    params, objective, state, X, Y, sample_weight, incremental, val
+                    params, objective, state, X, Y, sample_weight, incremental, val, run
                 )
             else:
-                state = fit_lbfgs(
-                    objective,
-                    state,
-                    X,
-                    Y,
-                    sample_weight,
-                    max_iter=self.max_iter,
-                    max_fun=self.max_fun,
-                    tol=self.tol,
-                )
+                with graceful_interrupt() as interrupt:
+                    state = fit_lbfgs(
+                        objective,
+                        state,
+                        X,
+                        Y,
+                        sample_weight,
+                        max_iter=self.max_iter,
+                        max_fun=self.max_fun,
+                        tol=self.tol,
+                        hooks=None if run is None else run.iterations(network, X),
+                        interrupt=interrupt,
+                    )
         self._publish(state, network)
+        if run is not None:
+            run.end()
         return self
 
     def _start_state(self, params, network: Network, dtype, first_pass, has_val):
@@ -384,7 +397,7 @@ class BaseBackprop(BaseEstimator, ABC):
             )
 
     def _fit_stochastic(
-        self, params, objective, state, X, Y, sample_weight, incremental, val
+        self, params, objective, state, X, Y, sample_weight, incremental, val, run
     ):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -392,42 +405,50 @@ class BaseBackprop(BaseEstimator, ABC):
         optimizer = make_optimizer(params, network.layout)
         state.optimizer_state = self._optimizer_state(params, optimizer, state)
 
-        validation = None
+        validation, rows = None, None
         if val is not None:
             validation = self._validation(network, *val)
         elif self.early_stopping:
-            X, Y, sample_weight, val = self._split_validation(
+            X, Y, sample_weight, val, rows = self._split_validation(
                 state, X, Y, sample_weight
             )
             validation = self._validation(network, *val)
         self._warn_batch_size(X.shape[0])
         cfg = stochastic_config(params, X.shape[0], incremental)
-        return fit_stochastic(
-            objective,
-            optimizer,
-            make_schedule(params),
-            state,
-            X,
-            Y,
-            sample_weight,
-            cfg,
-            validation,
-        )
+        hooks = None if run is None else run.iterations(network, X, rows)
+        with graceful_interrupt() as interrupt:
+            return fit_stochastic(
+                objective,
+                optimizer,
+                make_schedule(params),
+                state,
+                X,
+                Y,
+                sample_weight,
+                cfg,
+                validation,
+                hooks,
+                interrupt,
+            )
 
     def _split_validation(self, state, X, Y, sample_weight):
-        """scikit-learn's (stratified) validation split, drawn from the fit's RNG."""
+        """scikit-learn's (stratified) validation split, drawn from the fit's RNG.
+
+        Also returns the indices of the training rows (for callbacks' hooks).
+        """
         # binary and multiclass targets are stratified (scikit-learn stratifies
         # binary only); multilabel indicator rows are not classes
         stratify = self._stratify_labels(Y)
         arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
         split = train_test_split(
             *arrays,
+            np.arange(X.shape[0]),  # the same split: it depends on n_samples only
             random_state=state.rng,
             test_size=self.validation_fraction,
             stratify=stratify,
         )
         X_train, X_val, Y_train, Y_val = split[:4]
-        sw_train, sw_val = split[4:] if sample_weight is not None else (None, None)
+        sw_train, sw_val = split[4:6] if sample_weight is not None else (None, None)
         if X_val.shape[0] < 2:
             raise ValueError(
                 "The validation set is too small. Increase 'validation_fraction' "
@@ -435,7 +456,7 @@ class BaseBackprop(BaseEstimator, ABC):
             )
         if state.buffers:  # batch normalization trains on what is left
             _check_batch_norm_rows(X_train.shape[0], sw_train, self.batch_size)
-        return X_train, Y_train, sw_train, (X_val, Y_val, sw_val)
+        return X_train, Y_train, sw_train, (X_val, Y_val, sw_val), split[-2]
 
     def _validation(self, network, X_val, Y_val, sw_val) -> Validation:
         """Per-epoch (score, data loss) on held-out data."""

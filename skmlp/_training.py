@@ -8,6 +8,7 @@ here knows whether it trains a classifier or a regressor.
 """
 
 import copy
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass, field, fields
@@ -294,6 +295,7 @@ def run_epoch(
     cfg,
     gather=None,
     grad=None,
+    interrupt=None,
 ) -> float:
     """One pass over the data; return the epoch's mean loss (non-finite on divergence).
 
@@ -303,7 +305,10 @@ def run_epoch(
     (or, when the optimizer measured a non-finite L2 penalty during its step,
     after it; the caller discards them either way).
     ``gather`` (a :class:`_Gatherer`) and ``grad`` (a gradient buffer) are
-    those of earlier epochs, if any, reused.
+    those of earlier epochs, if any, reused. An ``interrupt``
+    (:class:`skmlp._interrupt.Interrupt`) that is requested stops the epoch
+    before its next mini-batch: ``interrupt.rows`` is then set to the rows the
+    completed mini-batches covered, and the mean is over those rows.
     """
     n = X.shape[0]
     if grad is None:
@@ -324,7 +329,10 @@ def run_epoch(
     batches = _minibatches(
         X, Y, sw, state.sample_idx, cfg.batch_size, gather, cfg.merge_single_tail
     )
-    for batch in batches:
+    for i, batch in enumerate(batches):
+        if interrupt is not None and interrupt.requested:
+            interrupt.rows = i * cfg.batch_size  # only the last batch differs
+            return accumulated / max(interrupt.rows, 1)
         loss, grad = train_step(objective, optimizer, state, batch, grad, cfg, fuse_l2)
         if not math.isfinite(loss):
             return loss
@@ -418,6 +426,8 @@ def fit_stochastic(
     sw,
     cfg,
     validation,
+    hooks=None,
+    interrupt=None,
 ) -> FitState:
     """Run mini-batch epochs on ``state`` (mutated and returned).
 
@@ -432,6 +442,17 @@ def fit_stochastic(
     cfg : StochasticConfig
     validation : Validation or None
         Held-out data recorded every epoch; early stopping if it says so.
+    hooks : object or None
+        Told of each epoch (see :func:`fit_lbfgs` for its three methods);
+        ``iteration_end(state)`` is called once the epoch's bookkeeping is
+        done and returning True ends training there.
+    interrupt : skmlp._interrupt.Interrupt or None
+        A Ctrl-C request, checked between mini-batches. An epoch it cuts short
+        counts as an epoch of the rows that ran (``t``, the loss curve and the
+        validation curves agree with the weights), and training stops there.
+        Without one, a KeyboardInterrupt is caught wherever it lands and the
+        weights are kept as they are (scikit-learn's behaviour); with one, a
+        KeyboardInterrupt (a second Ctrl-C) propagates.
     """
     state.n_iter = 0
     early_stopping = _early_stopping(validation)
@@ -445,28 +466,43 @@ def fit_stochastic(
         )
     try:
         for _ in range(cfg.max_iter):
+            if interrupt is not None and interrupt.requested:
+                break
             opt_state.learning_rate = schedule.epoch_start(
                 opt_state.learning_rate, state.epochs
             )
             opt_state.lr_scale = warmup_factor(state.epochs, cfg.warmup_epochs)
-            loss = run_epoch(objective, optimizer, state, X, Y, sw, cfg, gather, grad)
+            if hooks is not None:
+                hooks.iteration_begin(state)
+            loss = run_epoch(
+                objective, optimizer, state, X, Y, sw, cfg, gather, grad, interrupt
+            )
+            cut = None if interrupt is None else interrupt.rows
+            if cut == 0:  # Ctrl-C before the epoch's first step: nothing ran
+                if hooks is not None:
+                    hooks.iteration_abandoned()
+                break
             state.n_iter += 1
             state.epochs += 1
             state.loss = loss
             state.loss_curve.append(loss)
             if not np.isfinite(loss):
+                if hooks is not None:
+                    hooks.iteration_abandoned()
                 return _diverged(state, loss, validation)
-            state.t += X.shape[0]
+            state.t += X.shape[0] if cut is None else cut
             if cfg.verbose:
                 print(f"Iteration {state.n_iter}, loss = {loss:.8f}")
             _update_no_improvement(state, cfg, validation)
             opt_state.learning_rate = schedule.epoch_end(
                 opt_state.learning_rate, state.t
             )
-            if state.no_improvement_count > cfg.n_iter_no_change:
-                if _plateau(state, schedule, cfg, early_stopping):
-                    break
-            if cfg.incremental:
+            stop = state.no_improvement_count > cfg.n_iter_no_change and _plateau(
+                state, schedule, cfg, early_stopping
+            )
+            if hooks is not None and hooks.iteration_end(state):
+                break  # a callback asked to stop
+            if stop or cut or cfg.incremental:
                 break
             if state.n_iter == cfg.max_iter:
                 warnings.warn(
@@ -478,12 +514,29 @@ def fit_stochastic(
                     stacklevel=3,
                 )
     except KeyboardInterrupt:
+        if interrupt is not None:  # a second Ctrl-C: the fit fails, as it began
+            raise
+        if hooks is not None:
+            hooks.iteration_abandoned()
         warnings.warn("Training interrupted by user.", stacklevel=3)
+    if interrupt is not None and interrupt.requested:
+        warnings.warn(
+            _interrupted(state.n_iter, interrupt.rows, X.shape[0]), stacklevel=3
+        )
     if early_stopping:
         _restore_best(state)
     if not np.isfinite(state.params).all():
         raise DivergenceError(divergence_hint(state.n_iter, state.loss))
     return state
+
+
+def _interrupted(n_iter: int, rows, n: int) -> str:
+    """The warning of a fit that Ctrl-C stopped between two mini-batch steps."""
+    partial = f", the last one over {rows} of its {n} rows" if rows else ""
+    return (
+        f"Training interrupted by user: stopped after {n_iter} epoch(s){partial}, "
+        "at the end of the mini-batch step in progress."
+    )
 
 
 def _plateau(state: FitState, schedule, cfg, early_stopping: bool) -> bool:
@@ -505,31 +558,93 @@ def _plateau(state: FitState, schedule, cfg, early_stopping: bool) -> bool:
 
 
 def fit_lbfgs(
-    objective: Objective, state: FitState, X, Y, sw, *, max_iter, max_fun, tol
+    objective: Objective,
+    state: FitState,
+    X,
+    Y,
+    sw,
+    *,
+    max_iter,
+    max_fun,
+    tol,
+    hooks=None,
+    interrupt=None,
 ) -> FitState:
     """Minimise the full-batch objective with SciPy's L-BFGS-B.
 
     The objective handed to SciPy is exactly the one whose gradient is returned
     (see :class:`skmlp._losses.SquaredError` for scikit-learn's multi-output
     mismatch). SciPy works in float64; the network keeps the data's dtype.
+
+    ``hooks``, if given, is told of each iteration as ``fit_stochastic`` tells
+    it of each epoch: ``iteration_begin(state)``, ``iteration_end(state) ->
+    bool`` (True stops training) and ``iteration_abandoned()`` (the open
+    iteration ends without a model: here the one after SciPy's last). The
+    ``state`` they get is a view of SciPy's accepted iterate (``params`` a new
+    array, ``n_iter`` and ``loss`` of that iterate), never the network's
+    ``params``, which hold the last point the line search tried. An
+    ``interrupt`` (Ctrl-C) stops at the end of the iteration in progress and
+    keeps its iterate. Neither kind of stop (SciPy's status 99) warns of
+    non-convergence.
     """
     params = state.params
     grad = np.empty_like(params)
+    accepted = 0  # iterations SciPy accepted so far
+    stopped = False  # whether the callback stopped SciPy (its status 99)
 
     def fun(x):
         params[...] = x
         loss = objective.value(params, X, Y, sw, grad)
         return loss, grad.astype(np.float64)
 
+    def iterate(x, n_iter, loss):
+        """The state at SciPy's iterate ``x`` (a copy in the network's dtype).
+
+        With batch normalization its running statistics are the full batch's
+        at ``x``, as the fit's would be if it stopped there.
+        """
+        loss = None if loss is None else float(loss)
+        at = dataclasses.replace(
+            state, params=x.astype(params.dtype), n_iter=n_iter, loss=loss
+        )
+        if state.buffers:
+            at.buffers = {k: v.copy() for k, v in state.buffers.items()}
+            objective.value(at.params, X, Y, sw, np.empty_like(at.params))
+            objective.network.fold_statistics(at.buffers, replace=True)
+        return at
+
+    def callback(intermediate_result):
+        nonlocal accepted, stopped
+        accepted += 1
+        if hooks is not None:
+            at = iterate(intermediate_result.x, accepted, intermediate_result.fun)
+            stopped = bool(hooks.iteration_end(at))
+        if stopped or (interrupt is not None and interrupt.requested):
+            stopped = True
+            raise StopIteration
+        if hooks is not None:
+            hooks.iteration_begin(at)
+
+    if hooks is not None:
+        hooks.iteration_begin(iterate(params, 0, state.loss))
     result = scipy.optimize.minimize(
         fun,
         params.astype(np.float64),
         method="L-BFGS-B",
         jac=True,
         options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
+        callback=None if hooks is None and interrupt is None else callback,
     )
+    if hooks is not None:
+        hooks.iteration_abandoned()
     state.n_iter = min(result.nit, max_iter)
-    if result.status != 0:
+    if interrupt is not None and interrupt.requested:
+        warnings.warn(
+            f"Training interrupted by user: stopped after {state.n_iter} L-BFGS "
+            "iteration(s), at the end of the iteration in progress.",
+            stacklevel=3,
+        )
+    if result.status != 0 and not stopped:
         msg = (
             f"lbfgs failed to converge after {state.n_iter} iteration(s) "
             f"(status={result.status}):\n{result.message}\n"
