@@ -122,6 +122,7 @@ if importlib.util.find_spec("pydata_sphinx_theme") is not None:
             "user_guide",
             "performance",
             "scaling_out",
+            "export_onnx",
         )
     }
 else:  # the built-in theme still builds the same site
