@@ -128,7 +128,9 @@ if importlib.util.find_spec("pydata_sphinx_theme") is not None:
 else:  # the built-in theme still builds the same site
     html_theme = "alabaster"
 html_title = f"skmlp {release}"
-html_static_path = []
+html_static_path = ["_static"]
+# long API names wrap in the right-hand sidebar instead of being cut
+html_css_files = ["skmlp.css"]
 html_show_sourcelink = False
 html_copy_source = False
 
