@@ -123,12 +123,20 @@ if importlib.util.find_spec("pydata_sphinx_theme") is not None:
             "persistence",
             "performance",
             "scaling_out",
+            "export_onnx",
         )
     }
 else:  # the built-in theme still builds the same site
     html_theme = "alabaster"
 html_title = f"skmlp {release}"
-html_static_path = []
+# In the in-page table of contents, list a class's methods as
+# decision_function() under BackpropClassifier rather than repeating the class
+# (BackpropClassifier.decision_function()): the names then fit the right-hand
+# sidebar and are wrapped (_static/skmlp.css) only on narrow screens.
+toc_object_entries_show_parents = "hide"
+html_static_path = ["_static"]
+# long API names wrap in the right-hand sidebar instead of being cut
+html_css_files = ["skmlp.css"]
 html_show_sourcelink = False
 html_copy_source = False
 
