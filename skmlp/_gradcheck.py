@@ -1,14 +1,28 @@
 """A public gradient checker: backprop against central finite differences."""
 
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 
 from skmlp._build import initial_params, make_network, make_penalty
+from skmlp._classifier import BackpropClassifier
 from skmlp._model import FittedNetwork
 from skmlp._objective import Objective
+from skmlp._regressor import BackpropRegressor
+
+#: check_gradients' own arguments, validated as scikit-learn validates parameters
+_CONSTRAINTS = {
+    "estimator": [BackpropClassifier, BackpropRegressor],
+    "eps": [Interval(Real, 0, None, closed="neither")],
+    "rtol": [Interval(Real, 0, None, closed="left")],
+    "atol": [Interval(Real, 0, None, closed="left")],
+    "max_entries": [Interval(Integral, 1, None, closed="left")],
+    "random_state": ["random_state"],
+}
 
 
 @dataclass
@@ -186,6 +200,14 @@ def check_gradients(
     >>> report.ok
     True
     """
+    options = dict(eps=eps, rtol=rtol, atol=atol, max_entries=max_entries)
+    validate_parameter_constraints(
+        _CONSTRAINTS,
+        {"estimator": estimator, "random_state": random_state, **options},
+        caller_name="check_gradients",
+    )
+    # the hyperparameters, as fit validates them (this does not modify estimator)
+    estimator._validate_params()
     objective, X, Y, sw, params = _objective(estimator, X, y, sample_weight)
     grad = np.empty_like(params)
 
