@@ -8,6 +8,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 
+from skmlp._base import _largest_abs
 from skmlp._build import initial_params, make_network, make_penalty
 from skmlp._classifier import BackpropClassifier
 from skmlp._model import FittedNetwork
@@ -140,6 +141,8 @@ def _objective(estimator, X, y, sample_weight):
     return objective, X, Y, sw, point
 
 
+# overflow in the objective is refused below (at the point) or shows in the report
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")
 def check_gradients(
     estimator,
     X,
@@ -216,6 +219,13 @@ def check_gradients(
 
     loss = f(params)
     analytic = grad.copy()
+    if not (np.isfinite(loss) and np.isfinite(analytic).all()):
+        raise ValueError(
+            f"The objective is not finite at the checked weights (loss = {loss}): "
+            f"X (largest |entry| {_largest_abs(X):.3g}) or y is too large for "
+            "them. Scale the features as for training (e.g. "
+            "sklearn.preprocessing.StandardScaler)."
+        )
     rng = check_random_state(random_state)
     network = objective.network
     arrays = []

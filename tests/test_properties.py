@@ -73,3 +73,15 @@ def test_check_gradients_refuses_other_estimators(estimator):
         InvalidParameterError, match="'estimator' parameter of check_gradients"
     ):
         check_gradients(estimator, X, y)
+
+
+@pytest.mark.parametrize("scale_X, scale_y", [(1e300, 1.0), (1.0, 1e300)])
+def test_check_gradients_refuses_a_non_finite_objective(scale_X, scale_y):
+    """It overflowed with a RuntimeWarning and reported nonsense."""
+    X, y, _ = _data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match=r"objective is not finite.*X .* or y"):
+            check_gradients(
+                BackpropRegressor(hidden_layer_sizes=(3,)), scale_X * X, scale_y * y
+            )
