@@ -3,6 +3,7 @@
 from numbers import Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
@@ -290,6 +291,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             if classes is not None:
                 _check_label_types(np.asarray(classes), "classes")
             if _check_partial_fit_first_call(self, classes):
+                _check_label_types(y, "y")  # type_of_target reads it first
                 target = y if type_of_target(y).startswith("multilabel") else classes
                 self._label_binarizer = LabelBinarizer().fit(target)
 
@@ -402,6 +404,29 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
                 log_proba[likely] = np.log(proba[likely])
         return clip_log_probabilities(log_proba)
 
+    def score(self, X, y, sample_weight=None):
+        """Return the mean accuracy on the given test data and labels.
+
+        As :meth:`sklearn.base.ClassifierMixin.score` (subset accuracy for
+        multilabel targets), after the label checks of :meth:`fit` on ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True labels for ``X``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Mean accuracy of ``self.predict(X)`` with respect to ``y``.
+        """
+        _check_label_types(y, "y")
+        return super().score(X, y, sample_weight=sample_weight)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
@@ -411,21 +436,50 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
 _LOG_HALF = float(np.log(0.5))
 
 
-def _check_label_types(y: np.ndarray, name: str) -> None:
-    """scikit-learn's error for labels that mix strings and numbers.
+def _check_label_types(y, name: str) -> None:
+    """A clear error for labels that scikit-learn's label checks cannot take.
 
-    NumPy cannot sort such labels; without this check the user sees its
-    ``TypeError: '<' not supported between instances of 'str' and 'int'``.
+    NumPy cannot sort labels that mix strings and numbers, or that are neither
+    (None, tuples, ...); without this check the user sees its ``TypeError:
+    '<' not supported between instances of 'str' and 'int'``. Float labels
+    must be finite and within the int64 range: scikit-learn casts them to
+    int64 to tell classes from continuous targets, with a RuntimeWarning for
+    those that are not.
     """
+    y = y.data if sp.issparse(y) else np.asarray(y)
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all():
+            raise ValueError(
+                f"Input {name} contains NaN or infinity: class labels must be finite."
+            )
+        if y.size and np.abs(y).max() >= 2.0**63:
+            raise ValueError(
+                f"Unknown label type: the float labels of {name} reach "
+                f"{np.abs(y).max():.3g}, beyond the int64 range of class labels."
+            )
+        return
     if y.dtype != object:
         return
-    kinds = {isinstance(v, str) for v in y.ravel().tolist()}
-    if len(kinds) > 1:
-        types = sorted({type(v).__name__ for v in y.ravel().tolist()})
+    values = y.ravel().tolist()
+    kinds = {_label_kind(v) for v in values}
+    if len(kinds) > 1 or "other" in kinds:
+        types = sorted({type(v).__name__ for v in values})
+        if kinds == {"str", "number"}:  # scikit-learn's message
+            raise ValueError(
+                "Mix of label input types (string and number); got "
+                f"{name} with labels of types {types}."
+            )
         raise ValueError(
-            "Mix of label input types (string and number); got "
-            f"{name} with labels of types {types}."
+            f"Unknown label type: {name} has labels of types {types}; class "
+            "labels must be all strings or all numbers."
         )
+
+
+def _label_kind(value) -> str:
+    """'str', 'bytes', 'number' (booleans too) or 'other', for label checks."""
+    if isinstance(value, str | bytes):
+        return type(value).__name__
+    return "number" if isinstance(value, Real) else "other"
 
 
 def _class_indices(classes: np.ndarray, y: np.ndarray) -> np.ndarray:

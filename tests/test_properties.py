@@ -85,3 +85,45 @@ def test_check_gradients_refuses_a_non_finite_objective(scale_X, scale_y):
             check_gradients(
                 BackpropRegressor(hidden_layer_sizes=(3,)), scale_X * X, scale_y * y
             )
+
+
+# ------------------------------------------------ pinned: labels
+ODD_LABELS = {
+    "None": ([None, 1], r"Unknown label type: {name} has labels of types"),
+    "tuples": ([(1, 2), 1], r"Unknown label type: {name} has labels of types"),
+    "bytes and str": ([b"a", "a"], r"Unknown label type: {name} has labels of types"),
+    "NaN": ([np.nan, 1.0], r"{name} contains NaN"),
+    "huge floats": ([1e300, 1.0], r"float labels of {name} reach 1e\+300"),
+}
+
+
+def _labels(values, n=12):
+    out = np.empty(n, dtype=object)
+    for i in range(n):
+        out[i] = values[i % len(values)]
+    return np.array(out.tolist()) if isinstance(values[0], float) else out
+
+
+@pytest.mark.parametrize("where", ["fit", "partial_fit", "classes", "y_val", "score"])
+@pytest.mark.parametrize("case", list(ODD_LABELS))
+def test_odd_labels_get_a_clear_error(case, where):
+    """They got NumPy's sorting TypeError ('<' not supported between 'int' and
+    'NoneType') or a RuntimeWarning from scikit-learn's int64 cast."""
+    values, message = ODD_LABELS[case]
+    X, _, y = _data()
+    labels = _labels(values)
+    clf = BackpropClassifier((3,), max_iter=2, random_state=0)
+    name = {"classes": "classes", "y_val": "y_val"}.get(where, "y")
+    if where == "fit" and case == "NaN":
+        message = "Input y contains NaN"  # validate_data's check comes first
+    with pytest.raises(ValueError, match=message.format(name=name)):
+        if where == "fit":
+            clf.fit(X, labels)
+        elif where == "partial_fit":
+            clf.partial_fit(X, labels, classes=[0, 1])
+        elif where == "classes":
+            clf.partial_fit(X, y, classes=labels[:2])
+        elif where == "y_val":
+            clf.fit(X, y, X_val=X, y_val=labels)
+        else:
+            _fit(clf, X, y).score(X, labels)
