@@ -15,7 +15,12 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_non_negative,
+    validate_data,
+)
 
 from skmlp._activations import ACTIVATIONS, hidden_activations
 from skmlp._build import (
@@ -57,6 +62,26 @@ def _largest_abs(X) -> float:
     """The largest absolute entry of a dense or sparse ``X``."""
     data = X.data if hasattr(X, "tocsr") else X
     return float(np.abs(data).max()) if data.size else 0.0
+
+
+def _validation_weights(sample_weight_val, X_val):
+    """``_check_sample_weight`` for ``sample_weight_val``, with errors naming it."""
+    if not isinstance(sample_weight_val, Real):
+        sample_weight_val = check_array(
+            sample_weight_val,
+            ensure_2d=False,
+            dtype=X_val.dtype,
+            input_name="sample_weight_val",
+        )
+        if sample_weight_val.shape != (X_val.shape[0],):
+            raise ValueError(
+                f"sample_weight_val has shape {sample_weight_val.shape}; expected "
+                f"({X_val.shape[0]},), one weight per row of X_val."
+            )
+        check_non_negative(sample_weight_val, "sample_weight_val")
+    return _check_sample_weight(
+        sample_weight_val, X_val, dtype=X_val.dtype, ensure_non_negative=True
+    )
 
 
 def _store_params(estimator, values: dict) -> None:
@@ -171,7 +196,11 @@ class BaseBackprop(BaseEstimator, ABC):
         return self._validate_input(X_val, y_val, incremental=True, reset=False)
 
     def _validate_validation_set(self, X_val, y_val, sample_weight_val):
-        """Validate a user-given validation set like the training data."""
+        """Validate a user-given validation set like the training data.
+
+        Its errors name ``X_val``, ``y_val`` or ``sample_weight_val``: the
+        training data's checks would blame ``X``, ``y`` or ``sample_weight``.
+        """
         if (X_val is None) != (y_val is None):
             raise ValueError("X_val and y_val must be given together.")
         if X_val is None:
@@ -184,11 +213,26 @@ class BaseBackprop(BaseEstimator, ABC):
                 f"stopping of the stochastic solvers; solver={self.solver!r} has "
                 "no epochs."
             )
+        X_val = check_array(
+            X_val,
+            accept_sparse=["csr", "csc"],
+            dtype=(np.float64, np.float32),
+            input_name="X_val",
+        )
+        if X_val.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X_val has {X_val.shape[1]} features, but X has {self.n_features_in_}."
+            )
+        y_val = check_array(
+            y_val, accept_sparse="csr", ensure_2d=False, dtype=None, input_name="y_val"
+        )
+        if y_val.shape[0] != X_val.shape[0]:
+            raise ValueError(
+                f"X_val has {X_val.shape[0]} samples, but y_val has {y_val.shape[0]}."
+            )
         X_val, Y_val = self._validate_val_input(X_val, y_val)
         if sample_weight_val is not None:
-            sample_weight_val = _check_sample_weight(
-                sample_weight_val, X_val, dtype=X_val.dtype, ensure_non_negative=True
-            )
+            sample_weight_val = _validation_weights(sample_weight_val, X_val)
         return X_val, Y_val, sample_weight_val
 
     # ------------------------------------------------------------- fit plumbing
@@ -372,6 +416,11 @@ class BaseBackprop(BaseEstimator, ABC):
 
     def _validation(self, network, X_val, Y_val, sw_val) -> Validation:
         """Per-epoch (score, data loss) on held-out data."""
+        n_outputs = network.layer_units[-1]
+        if self._n_outputs(Y_val) != n_outputs:
+            raise ValueError(
+                f"y_val has {self._n_outputs(Y_val)} output(s), but y has {n_outputs}."
+            )
         sw_sum = X_val.shape[0] if sw_val is None else float(sw_val.sum())
 
         def evaluate(params):

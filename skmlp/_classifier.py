@@ -154,6 +154,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
+            self._check_target_kind(y, "y")
             classes = unique_labels(y)
             if self.warm_start:
                 if set(classes) != set(self.classes_):
@@ -187,6 +188,20 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             Y += eps / k
         return Y
 
+    def _check_target_kind(self, y, name):
+        """Refuse labels for an indicator-row model and the reverse.
+
+        The fitted LabelBinarizer would encode them without complaint, and
+        wrongly: labels ``[0, 1, 0]`` as one-hot rows for a model of three
+        indicator columns.
+        """
+        fitted, kind = self._label_binarizer.y_type_, type_of_target(y)
+        if kind.startswith("multilabel") != fitted.startswith("multilabel"):
+            raise ValueError(
+                f"{name} is a {kind!r} target, but the model was fitted on "
+                f"{fitted!r} targets."
+            )
+
     def _is_multiclass(self) -> bool:
         return self._label_binarizer.y_type_ == "multiclass"
 
@@ -209,6 +224,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             dtype=(np.float64, np.float32),
             reset=False,
         )
+        self._check_target_kind(y_val, "y_val")
         return X_val, self._encode(y_val, X_val.dtype)
 
     def _training_sample_weight(self, y, sample_weight, partial_fit, dtype):

@@ -127,3 +127,59 @@ def test_odd_labels_get_a_clear_error(case, where):
             clf.fit(X, y, X_val=X, y_val=labels)
         else:
             _fit(clf, X, y).score(X, labels)
+
+
+# ------------------------------------------------ pinned: validation set
+def _multilabel(n=12, seed=1):
+    Y = (np.random.RandomState(seed).rand(n, 3) < 0.5).astype(int)
+    Y[0], Y[1] = 0, 1
+    return Y
+
+
+VALIDATION_MISMATCHES = {
+    # name: (regressor?, y, X_val, y_val, sample_weight_val, message)
+    "X_val rows": (False, None, "X[:3]", "y", None, r"X_val has 3 samples, but y_val"),
+    "y_val rows": (True, None, "X", "y[:3]", None, r"X_val has 12 samples, but y_val"),
+    "X_val features": (True, None, "X[:, :2]", "y", None, r"X_val has 2 features"),
+    "y_val NaN": (True, None, "X", "y * np.nan", None, r"Input y_val contains NaN"),
+    "y_val outputs": (True, None, "X", "np.ones((12, 2))", None, r"y_val has 2 output"),
+    "y_val labels": (False, "ml", "X", "y", None, r"y_val is a 'binary' target"),
+    "y_val indicator": (False, None, "X", "ml[:, :2]", None, r"y_val is a 'multi"),
+    "weights length": (True, None, "X", "y", "np.ones(3)", r"sample_weight_val has"),
+    "weights 2-D": (True, None, "X", "y", "np.ones((12, 1))", r"sample_weight_val has"),
+    "weights negative": (True, None, "X", "y", "-np.ones(12)", r"sample_weight_val"),
+    "weights NaN": (True, None, "X", "y", "np.full(12, np.nan)", r"sample_weight_val"),
+}
+
+
+@pytest.mark.parametrize("case", list(VALIDATION_MISMATCHES))
+def test_validation_set_errors_name_the_validation_argument(case):
+    """They were raw broadcasting errors ('operands could not be broadcast
+    together'), errors naming X, y or sample_weight instead, or (labels for an
+    indicator-row model) no error and a wrong encoding."""
+    regressor, y, X_val, y_val, sw_val, message = VALIDATION_MISMATCHES[case]
+    X, y_real, y_class = _data()
+    ml = _multilabel()
+    names = {"X": X, "y": y_real if regressor else y_class, "ml": ml, "np": np}
+    y = names["y"] if y is None else ml
+    cls = BackpropRegressor if regressor else BackpropClassifier
+    est = cls(hidden_layer_sizes=(3,), max_iter=2)
+    val = {"X_val": eval(X_val, names), "y_val": eval(y_val, names)}
+    if sw_val is not None:
+        val["sample_weight_val"] = eval(sw_val, names)
+    with pytest.raises(ValueError, match=message):
+        est.fit(X, y, **val)
+
+
+@pytest.mark.parametrize("method", ["partial_fit", "warm_start"])
+def test_labels_after_an_indicator_row_fit_are_refused(method):
+    """partial_fit and warm_start encoded them as one-hot rows, silently."""
+    X, _, _ = _data()
+    y = np.arange(12) % 3  # the same classes 0, 1, 2 as the indicator columns
+    clf = BackpropClassifier((3,), max_iter=2, random_state=0)
+    if method == "partial_fit":
+        clf.partial_fit(X, _multilabel(), classes=[0, 1, 2])
+    else:
+        _fit(clf.set_params(warm_start=True), X, _multilabel())
+    with pytest.raises(ValueError, match="y is a 'multiclass' target, but the model"):
+        clf.partial_fit(X, y) if method == "partial_fit" else clf.fit(X, y)
