@@ -468,10 +468,11 @@ def _check_label_types(y, name: str) -> None:
             raise ValueError(
                 f"Input {name} contains NaN or infinity: class labels must be finite."
             )
-        if y.size and np.abs(y).max() >= 2.0**63:
+        largest = float(np.abs(y).max()) if y.size else 0.0  # float16 too
+        if largest >= 2.0**63:
             raise ValueError(
                 f"Unknown label type: the float labels of {name} reach "
-                f"{np.abs(y).max():.3g}, beyond the int64 range of class labels."
+                f"{largest:.3g}, beyond the int64 range of class labels."
             )
         return
     if y.dtype != object:

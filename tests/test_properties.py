@@ -183,3 +183,15 @@ def test_labels_after_an_indicator_row_fit_are_refused(method):
         _fit(clf.set_params(warm_start=True), X, _multilabel())
     with pytest.raises(ValueError, match="y is a 'multiclass' target, but the model"):
         clf.partial_fit(X, y) if method == "partial_fit" else clf.fit(X, y)
+
+
+@pytest.mark.parametrize("where", ["partial_fit", "score"])
+def test_float16_labels_are_checked_without_overflow(where):
+    """The int64-range check compared them with 2**63 in float16 (NEP 50)."""
+    X, _, y = _data()
+    labels = y.astype(np.float16)
+    clf = BackpropClassifier((3,), max_iter=2, random_state=0)
+    if where == "partial_fit":
+        clf.partial_fit(X, labels, classes=np.array([0, 1], dtype=np.float16))
+    else:
+        assert 0 <= _fit(clf, X, y).score(X, labels) <= 1
