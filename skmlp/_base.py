@@ -8,6 +8,7 @@ failed call loses nothing.
 
 import warnings
 from abc import ABC, abstractmethod
+from decimal import Decimal
 from numbers import Integral, Real
 
 import numpy as np
@@ -62,6 +63,49 @@ def _largest_abs(X) -> float:
     """The largest absolute entry of a dense or sparse ``X``."""
     data = X.data if hasattr(X, "tocsr") else X
     return float(np.abs(data).max()) if data.size else 0.0
+
+
+def _check_object_features(X, name: str) -> None:
+    """A clear error for object-dtype features that cannot become floats.
+
+    scikit-learn converts them with NumPy, whose errors name neither the
+    array nor the entry: ``float() argument must be a string or a real
+    number, not 'NoneType'``, or an OverflowError for an integer beyond
+    float64. Strings are left to that conversion (numeric ones are accepted).
+    """
+    if not (isinstance(X, np.ndarray) and X.dtype == object):
+        return
+    for value in X.flat:
+        if isinstance(value, str | bytes | Decimal):
+            continue
+        if not isinstance(value, Real):
+            # the wording of NumPy's error, which scikit-learn's checks expect
+            raise TypeError(
+                f"{name} holds a value of type {type(value).__name__}, which "
+                "cannot be a feature: a float() argument must be a string or a "
+                "real number."
+            )
+        if abs(value) > _FLOAT64_MAX:
+            raise ValueError(
+                f"{name} holds an integer of {len(str(abs(value)))} digits, beyond "
+                "the range of float64."
+            )
+
+
+_FLOAT64_MAX = float(np.finfo(np.float64).max)
+
+
+def _validate_data(estimator, X, *args, name="X", **kwargs):
+    """scikit-learn's ``validate_data``, with clear errors for odd features.
+
+    Object arrays are checked by :func:`_check_object_features` first. Data
+    holding both +inf and -inf still gets validate_data's "contains
+    infinity" error, but not the RuntimeWarning its fast finiteness check (a
+    sum, NaN for such data) gives on the way.
+    """
+    _check_object_features(X, name)
+    with np.errstate(invalid="ignore"):
+        return validate_data(estimator, X, *args, **kwargs)
 
 
 def _validation_weights(sample_weight_val, X_val):
@@ -213,19 +257,25 @@ class BaseBackprop(BaseEstimator, ABC):
                 f"stopping of the stochastic solvers; solver={self.solver!r} has "
                 "no epochs."
             )
-        X_val = check_array(
-            X_val,
-            accept_sparse=["csr", "csc"],
-            dtype=(np.float64, np.float32),
-            input_name="X_val",
-        )
+        _check_object_features(X_val, "X_val")
+        with np.errstate(invalid="ignore"):  # as _validate_data
+            X_val = check_array(
+                X_val,
+                accept_sparse=["csr", "csc"],
+                dtype=(np.float64, np.float32),
+                input_name="X_val",
+            )
+            y_val = check_array(
+                y_val,
+                accept_sparse="csr",
+                ensure_2d=False,
+                dtype=None,
+                input_name="y_val",
+            )
         if X_val.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X_val has {X_val.shape[1]} features, but X has {self.n_features_in_}."
             )
-        y_val = check_array(
-            y_val, accept_sparse="csr", ensure_2d=False, dtype=None, input_name="y_val"
-        )
         if y_val.shape[0] != X_val.shape[0]:
             raise ValueError(
                 f"X_val has {X_val.shape[0]} samples, but y_val has {y_val.shape[0]}."
@@ -496,7 +546,7 @@ class BaseBackprop(BaseEstimator, ABC):
         what the fitted weights can map without overflow.
         """
         if check_input:
-            X = validate_data(
+            X = _validate_data(
                 self,
                 X,
                 accept_sparse=["csr", "csc"],

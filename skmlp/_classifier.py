@@ -15,9 +15,9 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from skmlp._base import BaseBackprop, _store_params
+from skmlp._base import BaseBackprop, _store_params, _validate_data
 from skmlp._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
 from skmlp._losses import (
     CLASSIFICATION_LOSSES,
@@ -138,7 +138,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
 
     # ----------------------------------------------------------------- fitting
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(
+        X, y = _validate_data(
             self,
             X,
             y,
@@ -217,9 +217,10 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         return super()._validate_validation_set(X_val, y_val, sample_weight_val)
 
     def _validate_val_input(self, X_val, y_val):
-        X_val = validate_data(
+        X_val = _validate_data(
             self,
             X_val,
+            name="X_val",
             accept_sparse=["csr", "csc"],
             dtype=(np.float64, np.float32),
             reset=False,

@@ -7,9 +7,9 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from skmlp._base import BaseBackprop, _store_params
+from skmlp._base import BaseBackprop, _store_params, _validate_data
 from skmlp._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
 from skmlp._losses import REGRESSION_LOSSES
 from skmlp._registry import build
@@ -117,7 +117,7 @@ default='squared_error'
         _store_params(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(
+        X, y = _validate_data(
             self,
             X,
             y,

@@ -195,3 +195,53 @@ def test_float16_labels_are_checked_without_overflow(where):
         clf.partial_fit(X, labels, classes=np.array([0, 1], dtype=np.float16))
     else:
         assert 0 <= _fit(clf, X, y).score(X, labels) <= 1
+
+
+# ------------------------------------------------ pinned: features
+def _object_features(value):
+    X = _data()[0].astype(object)
+    X[1, 2] = value
+    return X
+
+
+def _both_infinities(dtype):
+    X = _data()[0].astype(dtype)
+    X[0, 0], X[1, 1] = np.inf, -np.inf
+    return X
+
+
+ODD_FEATURES = {
+    "None": (lambda: _object_features(None), TypeError, "of type NoneType"),
+    "list": (lambda: _object_features([1.0]), TypeError, "of type list"),
+    "complex": (lambda: _object_features(1 + 1j), TypeError, "of type complex"),
+    "huge int": (lambda: _object_features(10**400), ValueError, "401 digits"),
+    "inf, -inf": (lambda: _both_infinities(np.float64), ValueError, "infinity"),
+    "inf, -inf f32": (lambda: _both_infinities(np.float32), ValueError, "infinity"),
+}
+
+
+@pytest.mark.parametrize("where", ["fit", "predict", "X_val", "check_gradients"])
+@pytest.mark.parametrize("case", list(ODD_FEATURES))
+def test_odd_features_get_a_clear_error(case, where):
+    """Object arrays got NumPy's conversion errors (float() argument must be a
+    string or a real number, not 'NoneType'; an OverflowError for a huge
+    integer); +inf with -inf a RuntimeWarning from validate_data's
+    finiteness check."""
+    make, error, message = ODD_FEATURES[case]
+    X, _, y = _data()
+    bad = make()
+    name = "X_val" if where == "X_val" else "X"
+    if error is TypeError or "digits" in message:
+        message = f"{name} holds .*{message}"
+    clf = BackpropClassifier((3,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(error, match=message):
+            if where == "fit":
+                clf.fit(bad, y)
+            elif where == "predict":
+                _fit(clf, X, y).predict(bad)
+            elif where == "X_val":
+                clf.fit(X, y, X_val=bad, y_val=y)
+            else:
+                check_gradients(clf, bad, y)
