@@ -12,7 +12,7 @@ from decimal import Decimal
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -267,7 +267,7 @@ class BaseBackprop(BaseEstimator, ABC):
             )
             y_val = check_array(
                 y_val,
-                accept_sparse="csr",
+                accept_sparse="csr" if is_classifier(self) else False,
                 ensure_2d=False,
                 dtype=None,
                 input_name="y_val",

@@ -207,8 +207,8 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
 
     def _validate_validation_set(self, X_val, y_val, sample_weight_val):
         if X_val is not None and y_val is not None:
-            _check_label_types(np.asarray(y_val), "y_val")
-            labels = unique_labels(np.asarray(y_val))
+            _check_label_types(y_val, "y_val")
+            labels = unique_labels(y_val if sp.issparse(y_val) else np.asarray(y_val))
             if len(np.setdiff1d(labels, self.classes_)):
                 raise ValueError(
                     f"y_val has classes not in `self.classes_`. `self.classes_` has "

@@ -3,6 +3,7 @@
 from numbers import Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval
@@ -117,6 +118,11 @@ default='squared_error'
         _store_params(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):
+        if sp.issparse(y):  # validate_data accepts it; NumPy cannot convert it
+            raise TypeError(
+                "Sparse data was passed for y, but dense data is required. Use "
+                "'.toarray()' to convert to a dense numpy array."
+            )
         X, y = _validate_data(
             self,
             X,

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 from sklearn.utils._param_validation import InvalidParameterError
@@ -245,3 +246,35 @@ def test_odd_features_get_a_clear_error(case, where):
                 clf.fit(X, y, X_val=bad, y_val=y)
             else:
                 check_gradients(clf, bad, y)
+
+
+# ------------------------------------------------ pinned: sparse targets
+@pytest.mark.parametrize("where", ["y", "y_val"])
+def test_sparse_regression_targets_get_scikit_learns_error(where):
+    """validate_data accepts a sparse y; NumPy's conversion then failed with
+    'setting an array element with a sequence.'"""
+    X, y, _ = _data()
+    Y = sp.csr_matrix(np.column_stack([y, -y]))
+    reg = BackpropRegressor(hidden_layer_sizes=(3,), max_iter=2)
+    with pytest.raises(TypeError, match=f"Sparse data was passed for {where}, but"):
+        if where == "y":
+            reg.fit(X, Y)
+        else:
+            reg.fit(X, Y.toarray(), X_val=X, y_val=Y)
+
+
+def test_sparse_multilabel_y_val_is_taken_like_a_sparse_y():
+    """It was refused with a label-type error (np.asarray of a sparse matrix)."""
+    X, _, _ = _data()
+    Y = sp.csr_matrix(_multilabel())
+    clf = _fit(
+        BackpropClassifier((3,), max_iter=2, random_state=0), X, Y, X_val=X, y_val=Y
+    )
+    dense = _fit(
+        BackpropClassifier((3,), max_iter=2, random_state=0),
+        X,
+        Y,
+        X_val=X,
+        y_val=Y.toarray(),
+    )
+    assert clf.validation_scores_ == dense.validation_scores_
