@@ -278,3 +278,23 @@ def test_sparse_multilabel_y_val_is_taken_like_a_sparse_y():
         y_val=Y.toarray(),
     )
     assert clf.validation_scores_ == dense.validation_scores_
+
+
+# ------------------------------------------------ pinned: hyperparameters
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"hidden_layer_sizes": (np.inf,)}, "hidden_layer_sizes must be finite"),
+        ({"dropout": ["a", "b"]}, "dropout must be a rate"),
+        ({"dropout": [None, None]}, "dropout must be a rate"),
+        ({"dropout": [[0.1], [0.1]]}, "dropout must be a rate"),
+    ],
+)
+def test_odd_layer_lists_get_a_clear_error(params, message):
+    """They got Python's own errors: OverflowError 'cannot convert float
+    infinity to integer', float()'s 'could not convert string to float' and
+    'argument must be a string or a real number, not NoneType'."""
+    X, _, y = _data()
+    clf = BackpropClassifier((3, 2), max_iter=2).set_params(**params)
+    with pytest.raises(ValueError, match=message):
+        clf.fit(X, y)
