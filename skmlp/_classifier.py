@@ -242,10 +242,25 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
                 "class_weight supports binary and multiclass targets, not "
                 f"{self._label_binarizer.y_type_!r}."
             )
+        if isinstance(self.class_weight, dict):
+            bad = {
+                label: weight
+                for label, weight in self.class_weight.items()
+                if not (isinstance(weight, Real) and 0 <= weight < np.inf)
+            }
+            if bad:
+                raise ValueError(
+                    "class_weight must give each class a finite, non-negative "
+                    f"weight; got {bad!r}."
+                )
         weights = compute_sample_weight(self.class_weight, column_or_1d(y))
         if sample_weight is None:
-            return weights.astype(dtype, copy=False)
-        return sample_weight * weights
+            weights = weights.astype(dtype, copy=False)
+        else:
+            weights = sample_weight * weights
+        if not weights.any():  # as scikit-learn refuses all-zero sample weights
+            raise ValueError("class_weight gives every sample of y a weight of 0.")
+        return weights
 
     def _n_outputs(self, Y) -> int:
         return len(self.classes_) if Y.ndim == 1 else Y.shape[1]

@@ -298,3 +298,25 @@ def test_odd_layer_lists_get_a_clear_error(params, message):
     clf = BackpropClassifier((3, 2), max_iter=2).set_params(**params)
     with pytest.raises(ValueError, match=message):
         clf.fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "class_weight, message",
+    [
+        ({0: np.nan, 1: 1.0}, "finite, non-negative weight; got {0: nan}"),
+        ({0: np.inf, 1: 1.0}, "finite, non-negative weight; got {0: inf}"),
+        ({0: -1.0, 1: 1.0}, r"finite, non-negative weight; got {0: -1.0}"),
+        ({0: "a", 1: 1.0}, "finite, non-negative weight; got {0: 'a'}"),
+        ({0: None, 1: 1.0}, "finite, non-negative weight; got {0: None}"),
+        ({0: 0.0, 1: 0.0}, "every sample of y a weight of 0"),
+    ],
+)
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_odd_class_weights_get_a_clear_error(class_weight, message, solver):
+    """NaN and inf weights ended in a DivergenceError blaming the data, a
+    string in float()'s 'could not convert string to float', None in a
+    TypeError; negative and all-zero weights trained without complaint."""
+    X, _, y = _data()
+    clf = BackpropClassifier((3,), solver=solver, max_iter=2, class_weight=class_weight)
+    with pytest.raises(ValueError, match=message):
+        clf.fit(X, y)
