@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
 from sklearn.linear_model import LinearRegression
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -320,3 +320,17 @@ def test_odd_class_weights_get_a_clear_error(class_weight, message, solver):
     clf = BackpropClassifier((3,), solver=solver, max_iter=2, class_weight=class_weight)
     with pytest.raises(ValueError, match=message):
         clf.fit(X, y)
+
+
+# ------------------------------------------------ pinned: regressor score
+@pytest.mark.parametrize("scale_X, scale_y", [(1e300, 1.0), (1.0, 1e300)])
+def test_regressor_score_refuses_an_overflowed_r2(scale_X, scale_y):
+    """r2_score squared residuals beyond float64: a RuntimeWarning and -inf
+    or NaN. Predictions themselves are finite here."""
+    X, y, _ = _data()
+    reg = _fit(BackpropRegressor(hidden_layer_sizes=(), max_iter=2), X, y)
+    assert np.isfinite(reg.predict(scale_X * X)).all()
+    with pytest.raises(ValueError, match=r"R\^2 score overflowed .* of y from"):
+        reg.score(scale_X * X, scale_y * y)
+    with pytest.warns(UndefinedMetricWarning):  # scikit-learn's undefined R^2
+        assert np.isnan(reg.score(X[:1], y[:1]))
