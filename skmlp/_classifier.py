@@ -15,7 +15,11 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+)
 
 from skmlp._base import BaseBackprop, _store_params, _validate_data
 from skmlp._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
@@ -440,7 +444,9 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         """Return the mean accuracy on the given test data and labels.
 
         As :meth:`sklearn.base.ClassifierMixin.score` (subset accuracy for
-        multilabel targets), after the label checks of :meth:`fit` on ``y``.
+        multilabel targets), after the label checks of :meth:`fit` on ``y``
+        and scikit-learn's checks of ``sample_weight``; weights whose sum
+        overflows float64 raise a ValueError.
 
         Parameters
         ----------
@@ -457,7 +463,17 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             Mean accuracy of ``self.predict(X)`` with respect to ``y``.
         """
         _check_label_types(y, "y")
-        return super().score(X, y, sample_weight=sample_weight)
+        if sample_weight is not None:  # accuracy_score would sum them unchecked
+            sample_weight = _check_sample_weight(sample_weight, X)
+        y_pred = self.predict(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            score = accuracy_score(y, y_pred, sample_weight=sample_weight)
+        if not np.isfinite(score):
+            raise ValueError(
+                f"The accuracy overflowed ({score}): the sum of sample_weight "
+                "exceeds float64."
+            )
+        return score
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

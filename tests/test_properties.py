@@ -334,3 +334,21 @@ def test_regressor_score_refuses_an_overflowed_r2(scale_X, scale_y):
         reg.score(scale_X * X, scale_y * y)
     with pytest.warns(UndefinedMetricWarning):  # scikit-learn's undefined R^2
         assert np.isnan(reg.score(X[:1], y[:1]))
+
+
+@pytest.mark.parametrize(
+    "sample_weight, error, message",
+    [
+        (np.array(["a"] * 12), ValueError, "could not convert string to float"),
+        (np.array([None] * 12), ValueError, "sample_weight contains NaN"),
+        (np.full(12, 1e308), ValueError, "accuracy overflowed .* sum of sample_weight"),
+    ],
+)
+def test_classifier_score_checks_sample_weight(sample_weight, error, message):
+    """accuracy_score summed them unchecked: NumPy's 'The `dtype` and
+    `signature` arguments to ufuncs only select the general DType', an
+    'unsupported operand type(s) for +' TypeError, an overflow warning."""
+    X, _, y = _data()
+    clf = _fit(BackpropClassifier((3,), max_iter=2), X, y)
+    with pytest.raises(error, match=message):
+        clf.score(X, y, sample_weight=sample_weight)
