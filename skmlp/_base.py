@@ -65,8 +65,8 @@ def _largest_abs(X) -> float:
     return float(np.abs(data).max()) if data.size else 0.0
 
 
-def _check_object_features(X, name: str) -> None:
-    """A clear error for object-dtype features that cannot become floats.
+def _check_object_numbers(X, name: str) -> None:
+    """A clear error for object-dtype features (or targets) that cannot become floats.
 
     scikit-learn converts them with NumPy, whose errors name neither the
     array nor the entry: ``float() argument must be a string or a real
@@ -81,9 +81,9 @@ def _check_object_features(X, name: str) -> None:
         if not isinstance(value, Real):
             # the wording of NumPy's error, which scikit-learn's checks expect
             raise TypeError(
-                f"{name} holds a value of type {type(value).__name__}, which "
-                "cannot be a feature: a float() argument must be a string or a "
-                "real number."
+                f"{name} holds a value of type {type(value).__name__}, which is "
+                "not a number: a float() argument must be a string or a real "
+                "number."
             )
         if abs(value) > _FLOAT64_MAX:
             raise ValueError(
@@ -98,12 +98,12 @@ _FLOAT64_MAX = float(np.finfo(np.float64).max)
 def _validate_data(estimator, X, *args, name="X", **kwargs):
     """scikit-learn's ``validate_data``, with clear errors for odd features.
 
-    Object arrays are checked by :func:`_check_object_features` first. Data
+    Object arrays are checked by :func:`_check_object_numbers` first. Data
     holding both +inf and -inf still gets validate_data's "contains
     infinity" error, but not the RuntimeWarning its fast finiteness check (a
     sum, NaN for such data) gives on the way.
     """
-    _check_object_features(X, name)
+    _check_object_numbers(X, name)
     with np.errstate(invalid="ignore"):
         return validate_data(estimator, X, *args, **kwargs)
 
@@ -257,7 +257,9 @@ class BaseBackprop(BaseEstimator, ABC):
                 f"stopping of the stochastic solvers; solver={self.solver!r} has "
                 "no epochs."
             )
-        _check_object_features(X_val, "X_val")
+        _check_object_numbers(X_val, "X_val")
+        if not is_classifier(self):  # class labels may be any objects
+            _check_object_numbers(y_val, "y_val")
         with np.errstate(invalid="ignore"):  # as _validate_data
             X_val = check_array(
                 X_val,

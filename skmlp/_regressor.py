@@ -10,7 +10,12 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d
 
-from skmlp._base import BaseBackprop, _store_params, _validate_data
+from skmlp._base import (
+    BaseBackprop,
+    _check_object_numbers,
+    _store_params,
+    _validate_data,
+)
 from skmlp._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
 from skmlp._losses import REGRESSION_LOSSES
 from skmlp._registry import build
@@ -123,6 +128,7 @@ default='squared_error'
                 "Sparse data was passed for y, but dense data is required. Use "
                 "'.toarray()' to convert to a dense numpy array."
             )
+        _check_object_numbers(y, "y")  # validate_data casts it with NumPy
         X, y = _validate_data(
             self,
             X,

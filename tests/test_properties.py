@@ -352,3 +352,26 @@ def test_classifier_score_checks_sample_weight(sample_weight, error, message):
     clf = _fit(BackpropClassifier((3,), max_iter=2), X, y)
     with pytest.raises(error, match=message):
         clf.score(X, y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("where", ["y", "y_val"])
+@pytest.mark.parametrize(
+    "value, error, message",
+    [
+        (None, TypeError, "of type NoneType, which is not a number"),
+        ((1, 2), TypeError, "of type tuple, which is not a number"),
+        (10**400, ValueError, "401 digits"),
+    ],
+)
+def test_object_regression_targets_get_a_clear_error(where, value, error, message):
+    """validate_data casts them with NumPy: float()'s TypeError, 'setting an
+    array element with a sequence.', an OverflowError."""
+    X, y, _ = _data()
+    bad = y.astype(object)
+    bad[3] = value
+    reg = BackpropRegressor(hidden_layer_sizes=(3,), max_iter=2)
+    with pytest.raises(error, match=f"{where} holds .*{message}"):
+        if where == "y":
+            reg.fit(X, bad)
+        else:
+            reg.fit(X, y, X_val=X, y_val=bad)
