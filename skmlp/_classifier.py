@@ -325,6 +325,11 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
 
         def first_call_setup():
             if classes is not None:
+                if np.ndim(classes) != 1 or not len(classes):
+                    raise ValueError(
+                        "classes must be a non-empty 1-D array-like of class "
+                        f"labels, got {classes!r}."
+                    )
                 _check_label_types(np.asarray(classes), "classes")
             if _check_partial_fit_first_call(self, classes):
                 _check_label_types(y, "y")  # type_of_target reads it first

@@ -375,3 +375,14 @@ def test_object_regression_targets_get_a_clear_error(where, value, error, messag
             reg.fit(X, bad)
         else:
             reg.fit(X, y, X_val=X, y_val=bad)
+
+
+@pytest.mark.parametrize("classes", [1, "ab", {0, 1}, [], [[0, 1]]])
+def test_partial_fit_classes_must_be_a_list_of_labels(classes):
+    """They got errors naming y ('y has 0 samples: []', "y is a 'binary'
+    target, but the model was fitted on 'multilabel-indicator' targets") or
+    no argument at all ('Expected array-like (array or non-string sequence),
+    got 1')."""
+    X, _, y = _data()
+    with pytest.raises(ValueError, match="classes must be a non-empty 1-D"):
+        BackpropClassifier((3,)).partial_fit(X, y, classes=classes)
