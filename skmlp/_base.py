@@ -108,22 +108,31 @@ def _validate_data(estimator, X, *args, name="X", **kwargs):
         return validate_data(estimator, X, *args, **kwargs)
 
 
+def _check_weights(sample_weight, X, **kwargs):
+    """scikit-learn's ``_check_sample_weight``, without the RuntimeWarning its
+    finiteness check gives for weights with both +inf and -inf (as
+    :func:`_validate_data`)."""
+    with np.errstate(invalid="ignore"):
+        return _check_sample_weight(sample_weight, X, **kwargs)
+
+
 def _validation_weights(sample_weight_val, X_val):
     """``_check_sample_weight`` for ``sample_weight_val``, with errors naming it."""
     if not isinstance(sample_weight_val, Real):
-        sample_weight_val = check_array(
-            sample_weight_val,
-            ensure_2d=False,
-            dtype=X_val.dtype,
-            input_name="sample_weight_val",
-        )
+        with np.errstate(invalid="ignore"):  # as _check_weights
+            sample_weight_val = check_array(
+                sample_weight_val,
+                ensure_2d=False,
+                dtype=X_val.dtype,
+                input_name="sample_weight_val",
+            )
         if sample_weight_val.shape != (X_val.shape[0],):
             raise ValueError(
                 f"sample_weight_val has shape {sample_weight_val.shape}; expected "
                 f"({X_val.shape[0]},), one weight per row of X_val."
             )
         check_non_negative(sample_weight_val, "sample_weight_val")
-    return _check_sample_weight(
+    return _check_weights(
         sample_weight_val, X_val, dtype=X_val.dtype, ensure_non_negative=True
     )
 
@@ -227,7 +236,7 @@ class BaseBackprop(BaseEstimator, ABC):
         """
         X, Y = self._validate_input(X, y, incremental, reset=reset)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(
+            sample_weight = _check_weights(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
         sample_weight = self._training_sample_weight(

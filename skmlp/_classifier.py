@@ -15,13 +15,9 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    column_or_1d,
-)
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from skmlp._base import BaseBackprop, _store_params, _validate_data
+from skmlp._base import BaseBackprop, _check_weights, _store_params, _validate_data
 from skmlp._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
 from skmlp._losses import (
     CLASSIFICATION_LOSSES,
@@ -469,7 +465,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         """
         _check_label_types(y, "y")
         if sample_weight is not None:  # accuracy_score would sum them unchecked
-            sample_weight = _check_sample_weight(sample_weight, X)
+            sample_weight = _check_weights(sample_weight, X)
         y_pred = self.predict(X)
         with np.errstate(over="ignore", invalid="ignore"):
             score = accuracy_score(y, y_pred, sample_weight=sample_weight)

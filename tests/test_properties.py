@@ -574,6 +574,7 @@ def odd_sample_weight(draw, n):
                 "zeros",
                 "nan",
                 "inf",
+                "both infinities",
                 "huge",
                 "2-D",
                 "strings",
@@ -595,6 +596,7 @@ def odd_sample_weight(draw, n):
         "zeros": lambda: np.zeros(n),
         "nan": lambda: np.where(np.arange(n) == 0, np.nan, w),
         "inf": lambda: np.where(np.arange(n) == 0, np.inf, w),
+        "both infinities": lambda: np.where(np.arange(n) % 2, np.inf, -np.inf),
         "huge": lambda: np.full(n, 1e308),
         "2-D": lambda: w[:, None],
         "strings": lambda: np.array(["a"] * n),
@@ -1588,3 +1590,22 @@ def test_partial_fit_classes_must_be_a_list_of_labels(classes):
     X, _, y = _data()
     with pytest.raises(ValueError, match="classes must be a non-empty 1-D"):
         BackpropClassifier((3,)).partial_fit(X, y, classes=classes)
+
+
+@pytest.mark.parametrize("where", ["fit", "sample_weight_val", "score"])
+def test_weights_with_both_infinities_get_no_runtime_warning(where):
+    """scikit-learn's finiteness check warned ('invalid value encountered in
+    reduce') before its 'contains infinity' error, as for such features."""
+    X, _, y = _data()
+    sw = np.where(np.arange(12) % 2, np.inf, -np.inf)
+    clf = BackpropClassifier((3,), max_iter=2)
+    name = "sample_weight_val" if where == "sample_weight_val" else "sample_weight"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match=f"Input {name} contains infinity"):
+            if where == "fit":
+                clf.fit(X, y, sample_weight=sw)
+            elif where == "sample_weight_val":
+                clf.fit(X, y, X_val=X, y_val=y, sample_weight_val=sw)
+            else:
+                _fit(clf, X, y).score(X, y, sample_weight=sw)
