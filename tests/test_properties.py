@@ -142,6 +142,8 @@ KNOWN_MESSAGES = (
     r"expecting \d+ features",
     r"Input should have at least 1 dimension",
     r"Expected array-like \(array or non-string sequence\)",
+    # scipy's, from accuracy_score of float16 indicator rows (left alone)
+    r"scipy.sparse does not support dtype float16",
 )
 
 
@@ -1135,8 +1137,8 @@ def test_set_params_then_fit(data, kind):
     note(f"fit raised {exc!r}")
     if exc is not None:
         if isinstance(exc, DivergenceError):
-            # only finite hyperparameters can make training diverge
-            assert all(_finite_number(v) for v in params.values()), exc
+            # training may diverge, but NaN or inf settings must be refused
+            assert not any(_non_finite(v) for v in params.values()), exc
         assert_clear_error(exc, names, known=())
         assert_unchanged(est, before)
         return
@@ -1144,12 +1146,13 @@ def test_set_params_then_fit(data, kind):
     assert_outputs(est, X, y)
 
 
-def _finite_number(value) -> bool:
+def _non_finite(value) -> bool:
+    """Whether ``value`` is, or holds, a NaN or an infinity."""
     if isinstance(value, dict):
-        return all(_finite_number(v) for v in value.values())
+        return any(_non_finite(v) for v in value.values())
     if isinstance(value, list | tuple | np.ndarray):
-        return all(_finite_number(v) for v in value)
-    return isinstance(value, int | float | np.number) and bool(np.isfinite(value))
+        return any(_non_finite(v) for v in value)
+    return isinstance(value, float | np.floating) and not np.isfinite(value)
 
 
 def _implied_by(params):
