@@ -269,27 +269,30 @@ class BaseBackprop(BaseEstimator, ABC):
         _check_object_numbers(X_val, "X_val")
         if not is_classifier(self):  # class labels may be any objects
             _check_object_numbers(y_val, "y_val")
+        # checked copies, for errors that name them; the originals go on to
+        # _validate_val_input, which checks a DataFrame's feature names
         with np.errstate(invalid="ignore"):  # as _validate_data
-            X_val = check_array(
+            X_checked = check_array(
                 X_val,
                 accept_sparse=["csr", "csc"],
                 dtype=(np.float64, np.float32),
                 input_name="X_val",
             )
-            y_val = check_array(
+            y_checked = check_array(
                 y_val,
                 accept_sparse="csr" if is_classifier(self) else False,
                 ensure_2d=False,
                 dtype=None,
                 input_name="y_val",
             )
-        if X_val.shape[1] != self.n_features_in_:
+        n_val, n_features = X_checked.shape
+        if n_features != self.n_features_in_:
             raise ValueError(
-                f"X_val has {X_val.shape[1]} features, but X has {self.n_features_in_}."
+                f"X_val has {n_features} features, but X has {self.n_features_in_}."
             )
-        if y_val.shape[0] != X_val.shape[0]:
+        if y_checked.shape[0] != n_val:
             raise ValueError(
-                f"X_val has {X_val.shape[0]} samples, but y_val has {y_val.shape[0]}."
+                f"X_val has {n_val} samples, but y_val has {y_checked.shape[0]}."
             )
         X_val, Y_val = self._validate_val_input(X_val, y_val)
         if sample_weight_val is not None:

@@ -1612,3 +1612,17 @@ def test_weights_with_both_infinities_get_no_runtime_warning(where):
                 clf.fit(X, y, X_val=X, y_val=y, sample_weight_val=sw)
             else:
                 _fit(clf, X, y).score(X, y, sample_weight=sw)
+
+
+def test_a_dataframe_x_val_keeps_its_feature_names():
+    """The named X_val checks of 9a5362f passed validate_data a converted
+    array: a UserWarning ('X does not have valid feature names') for a
+    DataFrame X_val, and reordered columns were no longer caught."""
+    X, _, y = _data()
+    X = pd.DataFrame(X, columns=["a", "b", "c"])
+    clf = BackpropClassifier((3,), max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        _fit(clf, X, y, X_val=X, y_val=y)
+    with pytest.raises(ValueError, match="feature names should match"):
+        clf.fit(X, y, X_val=X[["c", "b", "a"]], y_val=y)
