@@ -208,6 +208,11 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
     def _validate_validation_set(self, X_val, y_val, sample_weight_val):
         if X_val is not None and y_val is not None:
             _check_label_types(y_val, "y_val")
+            if sp.issparse(y_val) and not type_of_target(y_val).startswith("multi"):
+                raise TypeError(  # as fit says of such a y
+                    "Sparse data was passed for y_val, but dense data is required. "
+                    "Use '.toarray()' to convert to a dense numpy array."
+                )
             labels = unique_labels(y_val if sp.issparse(y_val) else np.asarray(y_val))
             if len(np.setdiff1d(labels, self.classes_)):
                 raise ValueError(

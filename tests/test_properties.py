@@ -1470,6 +1470,17 @@ def test_sparse_regression_targets_get_scikit_learns_error(where):
             reg.fit(X, Y.toarray(), X_val=X, y_val=Y)
 
 
+def test_a_sparse_label_column_y_val_gets_fits_error():
+    """unique_labels failed on it: "unhashable type: 'csr_matrix'"."""
+    X, _, y = _data()
+    clf = BackpropClassifier((3,), max_iter=2)
+    Y = sp.csr_matrix(y[:, None].astype(float))
+    with pytest.raises(TypeError, match="Sparse data was passed for y, but"):
+        clf.fit(X, Y)
+    with pytest.raises(TypeError, match="Sparse data was passed for y_val, but"):
+        clf.fit(X, y, X_val=X, y_val=Y)
+
+
 def test_sparse_multilabel_y_val_is_taken_like_a_sparse_y():
     """It was refused with a label-type error (np.asarray of a sparse matrix)."""
     X, _, _ = _data()
