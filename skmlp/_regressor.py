@@ -204,6 +204,7 @@ default='squared_error'
             R^2 of ``self.predict(X)`` with respect to ``y`` (NaN, with
             scikit-learn's warning, for fewer than two samples).
         """
+        _check_object_numbers(y, "y")  # r2_score casts it with NumPy
         y_pred = self.predict(X)
         with np.errstate(over="ignore", invalid="ignore"):
             score = r2_score(y, y_pred, sample_weight=sample_weight)

@@ -1572,7 +1572,7 @@ def test_classifier_score_checks_sample_weight(sample_weight, error, message):
         clf.score(X, y, sample_weight=sample_weight)
 
 
-@pytest.mark.parametrize("where", ["y", "y_val"])
+@pytest.mark.parametrize("where", ["y", "y_val", "score"])
 @pytest.mark.parametrize(
     "value, error, message",
     [
@@ -1588,11 +1588,14 @@ def test_object_regression_targets_get_a_clear_error(where, value, error, messag
     bad = y.astype(object)
     bad[3] = value
     reg = BackpropRegressor(hidden_layer_sizes=(3,), max_iter=2)
-    with pytest.raises(error, match=f"{where} holds .*{message}"):
+    name = "y_val" if where == "y_val" else "y"
+    with pytest.raises(error, match=f"{name} holds .*{message}"):
         if where == "y":
             reg.fit(X, bad)
-        else:
+        elif where == "y_val":
             reg.fit(X, y, X_val=X, y_val=bad)
+        else:
+            _fit(reg, X, y).score(X, bad)
 
 
 @pytest.mark.parametrize("classes", [1, "ab", {0, 1}, [], [[0, 1]]])
