@@ -222,8 +222,8 @@ def check_gradients(
     if not (np.isfinite(loss) and np.isfinite(analytic).all()):
         raise ValueError(
             f"The objective is not finite at the checked weights (loss = {loss}): "
-            f"X (largest |entry| {_largest_abs(X):.3g}) or y is too large for "
-            "them. Scale the features as for training (e.g. "
+            f"X (largest |entry| {_largest_abs(X):.3g}), y or sample_weight is "
+            "too large for them. Scale the features as for training (e.g. "
             "sklearn.preprocessing.StandardScaler)."
         )
     rng = check_random_state(random_state)

@@ -1283,16 +1283,20 @@ def test_check_gradients_refuses_other_estimators(estimator):
         check_gradients(estimator, X, y)
 
 
-@pytest.mark.parametrize("scale_X, scale_y", [(1e300, 1.0), (1.0, 1e300)])
-def test_check_gradients_refuses_a_non_finite_objective(scale_X, scale_y):
+@pytest.mark.parametrize(
+    "scale_X, scale_y, sample_weight",
+    [(1e300, 1.0, None), (1.0, 1e300, None), (1.0, 1.0, np.full(12, 1e308))],
+)
+def test_check_gradients_refuses_a_non_finite_objective(
+    scale_X, scale_y, sample_weight
+):
     """It overflowed with a RuntimeWarning and reported nonsense."""
     X, y, _ = _data()
+    reg = BackpropRegressor(hidden_layer_sizes=(3,))
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        with pytest.raises(ValueError, match=r"objective is not finite.*X .* or y"):
-            check_gradients(
-                BackpropRegressor(hidden_layer_sizes=(3,)), scale_X * X, scale_y * y
-            )
+        with pytest.raises(ValueError, match=r"not finite.*X .*, y or sample_weight"):
+            check_gradients(reg, scale_X * X, scale_y * y, sample_weight)
 
 
 # ------------------------------------------------ pinned: labels
