@@ -9,14 +9,20 @@ failed call loses nothing.
 import copy
 import warnings
 from abc import ABC, abstractmethod
+from decimal import Decimal
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_non_negative,
+    validate_data,
+)
 
 from skmlp._activations import ACTIVATIONS, hidden_activations
 from skmlp._build import (
@@ -105,6 +111,78 @@ def _largest_abs(X) -> float:
     """The largest absolute entry of a dense or sparse ``X``."""
     data = X.data if hasattr(X, "tocsr") else X
     return float(np.abs(data).max()) if data.size else 0.0
+
+
+def _check_object_numbers(X, name: str) -> None:
+    """A clear error for object-dtype features (or targets) that cannot become floats.
+
+    scikit-learn converts them with NumPy, whose errors name neither the
+    array nor the entry: ``float() argument must be a string or a real
+    number, not 'NoneType'``, or an OverflowError for an integer beyond
+    float64. Strings are left to that conversion (numeric ones are accepted).
+    """
+    if not (isinstance(X, np.ndarray) and X.dtype == object):
+        return
+    for value in X.flat:
+        if isinstance(value, str | bytes | Decimal):
+            continue
+        if not isinstance(value, Real):
+            # the wording of NumPy's error, which scikit-learn's checks expect
+            raise TypeError(
+                f"{name} holds a value of type {type(value).__name__}, which is "
+                "not a number: a float() argument must be a string or a real "
+                "number."
+            )
+        if abs(value) > _FLOAT64_MAX:
+            raise ValueError(
+                f"{name} holds an integer of {len(str(abs(value)))} digits, beyond "
+                "the range of float64."
+            )
+
+
+_FLOAT64_MAX = float(np.finfo(np.float64).max)
+
+
+def _validate_data(estimator, X, *args, name="X", **kwargs):
+    """scikit-learn's ``validate_data``, with clear errors for odd features.
+
+    Object arrays are checked by :func:`_check_object_numbers` first. Data
+    holding both +inf and -inf still gets validate_data's "contains
+    infinity" error, but not the RuntimeWarning its fast finiteness check (a
+    sum, NaN for such data) gives on the way.
+    """
+    _check_object_numbers(X, name)
+    with np.errstate(invalid="ignore"):
+        return validate_data(estimator, X, *args, **kwargs)
+
+
+def _check_weights(sample_weight, X, **kwargs):
+    """scikit-learn's ``_check_sample_weight``, without the RuntimeWarning its
+    finiteness check gives for weights with both +inf and -inf (as
+    :func:`_validate_data`)."""
+    with np.errstate(invalid="ignore"):
+        return _check_sample_weight(sample_weight, X, **kwargs)
+
+
+def _validation_weights(sample_weight_val, X_val):
+    """``_check_sample_weight`` for ``sample_weight_val``, with errors naming it."""
+    if not isinstance(sample_weight_val, Real):
+        with np.errstate(invalid="ignore"):  # as _check_weights
+            sample_weight_val = check_array(
+                sample_weight_val,
+                ensure_2d=False,
+                dtype=X_val.dtype,
+                input_name="sample_weight_val",
+            )
+        if sample_weight_val.shape != (X_val.shape[0],):
+            raise ValueError(
+                f"sample_weight_val has shape {sample_weight_val.shape}; expected "
+                f"({X_val.shape[0]},), one weight per row of X_val."
+            )
+        check_non_negative(sample_weight_val, "sample_weight_val")
+    return _check_weights(
+        sample_weight_val, X_val, dtype=X_val.dtype, ensure_non_negative=True
+    )
 
 
 def _store_params(estimator, values: dict) -> None:
@@ -209,7 +287,7 @@ class BaseBackprop(CallbackSupport, BaseEstimator, ABC):
         """
         X, Y = self._validate_input(X, y, incremental, reset=reset)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(
+            sample_weight = _check_weights(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
         sample_weight = self._training_sample_weight(
@@ -222,7 +300,11 @@ class BaseBackprop(CallbackSupport, BaseEstimator, ABC):
         return self._validate_input(X_val, y_val, incremental=True, reset=False)
 
     def _validate_validation_set(self, X_val, y_val, sample_weight_val):
-        """Validate a user-given validation set like the training data."""
+        """Validate a user-given validation set like the training data.
+
+        Its errors name ``X_val``, ``y_val`` or ``sample_weight_val``: the
+        training data's checks would blame ``X``, ``y`` or ``sample_weight``.
+        """
         if (X_val is None) != (y_val is None):
             raise ValueError("X_val and y_val must be given together.")
         if X_val is None:
@@ -235,11 +317,37 @@ class BaseBackprop(CallbackSupport, BaseEstimator, ABC):
                 f"stopping of the stochastic solvers; solver={self.solver!r} has "
                 "no epochs."
             )
+        _check_object_numbers(X_val, "X_val")
+        if not is_classifier(self):  # class labels may be any objects
+            _check_object_numbers(y_val, "y_val")
+        # checked copies, for errors that name them; the originals go on to
+        # _validate_val_input, which checks a DataFrame's feature names
+        with np.errstate(invalid="ignore"):  # as _validate_data
+            X_checked = check_array(
+                X_val,
+                accept_sparse=["csr", "csc"],
+                dtype=(np.float64, np.float32),
+                input_name="X_val",
+            )
+            y_checked = check_array(
+                y_val,
+                accept_sparse="csr" if is_classifier(self) else False,
+                ensure_2d=False,
+                dtype=None,
+                input_name="y_val",
+            )
+        n_val, n_features = X_checked.shape
+        if n_features != self.n_features_in_:
+            raise ValueError(
+                f"X_val has {n_features} features, but X has {self.n_features_in_}."
+            )
+        if y_checked.shape[0] != n_val:
+            raise ValueError(
+                f"X_val has {n_val} samples, but y_val has {y_checked.shape[0]}."
+            )
         X_val, Y_val = self._validate_val_input(X_val, y_val)
         if sample_weight_val is not None:
-            sample_weight_val = _check_sample_weight(
-                sample_weight_val, X_val, dtype=X_val.dtype, ensure_non_negative=True
-            )
+            sample_weight_val = _validation_weights(sample_weight_val, X_val)
         return X_val, Y_val, sample_weight_val
 
     # ------------------------------------------------------------- fit plumbing
@@ -460,6 +568,11 @@ class BaseBackprop(CallbackSupport, BaseEstimator, ABC):
 
     def _validation(self, network, X_val, Y_val, sw_val) -> Validation:
         """Per-epoch (score, data loss) on held-out data."""
+        n_outputs = network.layer_units[-1]
+        if self._n_outputs(Y_val) != n_outputs:
+            raise ValueError(
+                f"y_val has {self._n_outputs(Y_val)} output(s), but y has {n_outputs}."
+            )
         sw_sum = X_val.shape[0] if sw_val is None else float(sw_val.sum())
 
         def evaluate(params, buffers):
@@ -536,7 +649,7 @@ class BaseBackprop(CallbackSupport, BaseEstimator, ABC):
         what the fitted weights can map without overflow.
         """
         if check_input:
-            X = validate_data(
+            X = _validate_data(
                 self,
                 X,
                 accept_sparse=["csr", "csc"],

@@ -42,6 +42,8 @@ def hidden_sizes(params: dict) -> list:
     sizes = list(sizes)
     if not all(isinstance(s, Real) and s > 0 for s in sizes):
         raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+    if not np.isfinite(sizes).all():
+        raise ValueError(f"hidden_layer_sizes must be finite, got {sizes}.")
     return [int(s) for s in sizes]
 
 
@@ -50,13 +52,14 @@ def dropout_rates(params: dict, n_hidden: int) -> list:
     rates = params["dropout"]
     if isinstance(rates, Real):
         return [float(rates)] * n_hidden
-    rates = [float(r) for r in rates]
-    if len(rates) != n_hidden or not all(0 <= r < 1 for r in rates):
+    rates = list(rates)
+    valid = all(isinstance(r, Real) and 0 <= r < 1 for r in rates)
+    if len(rates) != n_hidden or not valid:
         raise ValueError(
             f"dropout must be a rate in [0, 1) or one such rate per hidden "
             f"layer ({n_hidden}), got {params['dropout']!r}."
         )
-    return rates
+    return [float(r) for r in rates]
 
 
 def batch_norm_flags(params: dict, n_hidden: int) -> list:

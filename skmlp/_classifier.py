@@ -3,6 +3,7 @@
 from numbers import Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
@@ -14,9 +15,9 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from skmlp._base import BaseBackprop, _store_params
+from skmlp._base import BaseBackprop, _check_weights, _store_params, _validate_data
 from skmlp._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
 from skmlp._losses import (
     CLASSIFICATION_LOSSES,
@@ -140,7 +141,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
 
     # ----------------------------------------------------------------- fitting
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(
+        X, y = _validate_data(
             self,
             X,
             y,
@@ -156,6 +157,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
+            self._check_target_kind(y, "y")
             classes = unique_labels(y)
             if self.warm_start:
                 if set(classes) != set(self.classes_):
@@ -189,13 +191,32 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             Y += eps / k
         return Y
 
+    def _check_target_kind(self, y, name):
+        """Refuse labels for an indicator-row model and the reverse.
+
+        The fitted LabelBinarizer would encode them without complaint, and
+        wrongly: labels ``[0, 1, 0]`` as one-hot rows for a model of three
+        indicator columns.
+        """
+        fitted, kind = self._label_binarizer.y_type_, type_of_target(y)
+        if kind.startswith("multilabel") != fitted.startswith("multilabel"):
+            raise ValueError(
+                f"{name} is a {kind!r} target, but the model was fitted on "
+                f"{fitted!r} targets."
+            )
+
     def _is_multiclass(self) -> bool:
         return self._label_binarizer.y_type_ == "multiclass"
 
     def _validate_validation_set(self, X_val, y_val, sample_weight_val):
         if X_val is not None and y_val is not None:
-            _check_label_types(np.asarray(y_val), "y_val")
-            labels = unique_labels(np.asarray(y_val))
+            _check_label_types(y_val, "y_val")
+            if sp.issparse(y_val) and not type_of_target(y_val).startswith("multi"):
+                raise TypeError(  # as fit says of such a y
+                    "Sparse data was passed for y_val, but dense data is required. "
+                    "Use '.toarray()' to convert to a dense numpy array."
+                )
+            labels = unique_labels(y_val if sp.issparse(y_val) else np.asarray(y_val))
             if len(np.setdiff1d(labels, self.classes_)):
                 raise ValueError(
                     f"y_val has classes not in `self.classes_`. `self.classes_` has "
@@ -204,13 +225,15 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         return super()._validate_validation_set(X_val, y_val, sample_weight_val)
 
     def _validate_val_input(self, X_val, y_val):
-        X_val = validate_data(
+        X_val = _validate_data(
             self,
             X_val,
+            name="X_val",
             accept_sparse=["csr", "csc"],
             dtype=(np.float64, np.float32),
             reset=False,
         )
+        self._check_target_kind(y_val, "y_val")
         return X_val, self._encode(y_val, X_val.dtype)
 
     def _training_sample_weight(self, y, sample_weight, partial_fit, dtype):
@@ -227,10 +250,25 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
                 "class_weight supports binary and multiclass targets, not "
                 f"{self._label_binarizer.y_type_!r}."
             )
+        if isinstance(self.class_weight, dict):
+            bad = {
+                label: weight
+                for label, weight in self.class_weight.items()
+                if not (isinstance(weight, Real) and 0 <= weight < np.inf)
+            }
+            if bad:
+                raise ValueError(
+                    "class_weight must give each class a finite, non-negative "
+                    f"weight; got {bad!r}."
+                )
         weights = compute_sample_weight(self.class_weight, column_or_1d(y))
         if sample_weight is None:
-            return weights.astype(dtype, copy=False)
-        return sample_weight * weights
+            weights = weights.astype(dtype, copy=False)
+        else:
+            weights = sample_weight * weights
+        if not weights.any():  # as scikit-learn refuses all-zero sample weights
+            raise ValueError("class_weight gives every sample of y a weight of 0.")
+        return weights
 
     def _n_outputs(self, Y) -> int:
         return len(self.classes_) if Y.ndim == 1 else Y.shape[1]
@@ -291,8 +329,14 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
 
         def first_call_setup():
             if classes is not None:
+                if np.ndim(classes) != 1 or not len(classes):
+                    raise ValueError(
+                        "classes must be a non-empty 1-D array-like of class "
+                        f"labels, got {classes!r}."
+                    )
                 _check_label_types(np.asarray(classes), "classes")
             if _check_partial_fit_first_call(self, classes):
+                _check_label_types(y, "y")  # type_of_target reads it first
                 target = y if type_of_target(y).startswith("multilabel") else classes
                 self._label_binarizer = LabelBinarizer().fit(target)
 
@@ -405,6 +449,41 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
                 log_proba[likely] = np.log(proba[likely])
         return clip_log_probabilities(log_proba)
 
+    def score(self, X, y, sample_weight=None):
+        """Return the mean accuracy on the given test data and labels.
+
+        As :meth:`sklearn.base.ClassifierMixin.score` (subset accuracy for
+        multilabel targets), after the label checks of :meth:`fit` on ``y``
+        and scikit-learn's checks of ``sample_weight``; weights whose sum
+        overflows float64 raise a ValueError.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True labels for ``X``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Mean accuracy of ``self.predict(X)`` with respect to ``y``.
+        """
+        _check_label_types(y, "y")
+        if sample_weight is not None:  # accuracy_score would sum them unchecked
+            sample_weight = _check_weights(sample_weight, X)
+        y_pred = self.predict(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            score = accuracy_score(y, y_pred, sample_weight=sample_weight)
+        if not np.isfinite(score):
+            raise ValueError(
+                f"The accuracy overflowed ({score}): the sum of sample_weight "
+                "exceeds float64."
+            )
+        return score
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
@@ -414,21 +493,51 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
 _LOG_HALF = float(np.log(0.5))
 
 
-def _check_label_types(y: np.ndarray, name: str) -> None:
-    """scikit-learn's error for labels that mix strings and numbers.
+def _check_label_types(y, name: str) -> None:
+    """A clear error for labels that scikit-learn's label checks cannot take.
 
-    NumPy cannot sort such labels; without this check the user sees its
-    ``TypeError: '<' not supported between instances of 'str' and 'int'``.
+    NumPy cannot sort labels that mix strings and numbers, or that are neither
+    (None, tuples, ...); without this check the user sees its ``TypeError:
+    '<' not supported between instances of 'str' and 'int'``. Float labels
+    must be finite and within the int64 range: scikit-learn casts them to
+    int64 to tell classes from continuous targets, with a RuntimeWarning for
+    those that are not.
     """
+    y = y.data if sp.issparse(y) else np.asarray(y)
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all():
+            raise ValueError(
+                f"Input {name} contains NaN or infinity: class labels must be finite."
+            )
+        largest = float(np.abs(y).max()) if y.size else 0.0  # float16 too
+        if largest >= 2.0**63:
+            raise ValueError(
+                f"Unknown label type: the float labels of {name} reach "
+                f"{largest:.3g}, beyond the int64 range of class labels."
+            )
+        return
     if y.dtype != object:
         return
-    kinds = {isinstance(v, str) for v in y.ravel().tolist()}
-    if len(kinds) > 1:
-        types = sorted({type(v).__name__ for v in y.ravel().tolist()})
+    values = y.ravel().tolist()
+    kinds = {_label_kind(v) for v in values}
+    if len(kinds) > 1 or "other" in kinds:
+        types = sorted({type(v).__name__ for v in values})
+        if kinds == {"str", "number"}:  # scikit-learn's message
+            raise ValueError(
+                "Mix of label input types (string and number); got "
+                f"{name} with labels of types {types}."
+            )
         raise ValueError(
-            "Mix of label input types (string and number); got "
-            f"{name} with labels of types {types}."
+            f"Unknown label type: {name} has labels of types {types}; class "
+            "labels must be all strings or all numbers."
         )
+
+
+def _label_kind(value) -> str:
+    """'str', 'bytes', 'number' (booleans too) or 'other', for label checks."""
+    if isinstance(value, str | bytes):
+        return type(value).__name__
+    return "number" if isinstance(value, Real) else "other"
 
 
 def _class_indices(classes: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -1,14 +1,29 @@
 """A public gradient checker: backprop against central finite differences."""
 
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 
+from skmlp._base import _largest_abs
 from skmlp._build import initial_params, make_network, make_penalty
+from skmlp._classifier import BackpropClassifier
 from skmlp._model import FittedNetwork
 from skmlp._objective import Objective
+from skmlp._regressor import BackpropRegressor
+
+#: check_gradients' own arguments, validated as scikit-learn validates parameters
+_CONSTRAINTS = {
+    "estimator": [BackpropClassifier, BackpropRegressor],
+    "eps": [Interval(Real, 0, None, closed="neither")],
+    "rtol": [Interval(Real, 0, None, closed="left")],
+    "atol": [Interval(Real, 0, None, closed="left")],
+    "max_entries": [Interval(Integral, 1, None, closed="left")],
+    "random_state": ["random_state"],
+}
 
 
 @dataclass
@@ -128,6 +143,8 @@ def _objective(estimator, X, y, sample_weight):
     return objective, X, Y, sw, point
 
 
+# overflow in the objective is refused below (at the point) or shows in the report
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")
 def check_gradients(
     estimator,
     X,
@@ -188,6 +205,14 @@ def check_gradients(
     >>> report.ok
     True
     """
+    options = dict(eps=eps, rtol=rtol, atol=atol, max_entries=max_entries)
+    validate_parameter_constraints(
+        _CONSTRAINTS,
+        {"estimator": estimator, "random_state": random_state, **options},
+        caller_name="check_gradients",
+    )
+    # the hyperparameters, as fit validates them (this does not modify estimator)
+    estimator._validate_params()
     objective, X, Y, sw, params = _objective(estimator, X, y, sample_weight)
     grad = np.empty_like(params)
 
@@ -196,6 +221,13 @@ def check_gradients(
 
     loss = f(params)
     analytic = grad.copy()
+    if not (np.isfinite(loss) and np.isfinite(analytic).all()):
+        raise ValueError(
+            f"The objective is not finite at the checked weights (loss = {loss}): "
+            f"X (largest |entry| {_largest_abs(X):.3g}), y or sample_weight is "
+            "too large for them. Scale the features as for training (e.g. "
+            "sklearn.preprocessing.StandardScaler)."
+        )
     rng = check_random_state(random_state)
     network = objective.network
     arrays = []

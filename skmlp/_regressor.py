@@ -3,13 +3,19 @@
 from numbers import Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d
 
-from skmlp._base import BaseBackprop, _store_params
+from skmlp._base import (
+    BaseBackprop,
+    _check_object_numbers,
+    _store_params,
+    _validate_data,
+)
 from skmlp._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
 from skmlp._losses import REGRESSION_LOSSES
 from skmlp._registry import build
@@ -120,7 +126,13 @@ default='squared_error'
         _store_params(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(
+        if sp.issparse(y):  # validate_data accepts it; NumPy cannot convert it
+            raise TypeError(
+                "Sparse data was passed for y, but dense data is required. Use "
+                "'.toarray()' to convert to a dense numpy array."
+            )
+        _check_object_numbers(y, "y")  # validate_data casts it with NumPy
+        X, y = _validate_data(
             self,
             X,
             y,
@@ -171,6 +183,42 @@ default='squared_error'
             The updated estimator.
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def score(self, X, y, sample_weight=None):
+        """Return the coefficient of determination R^2 of the prediction.
+
+        As :meth:`sklearn.base.RegressorMixin.score`, except that residuals
+        whose squares overflow float64 raise a ValueError (as outputs that
+        overflow do in :meth:`predict`) instead of a RuntimeWarning and an
+        infinite score.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True values for ``X``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            R^2 of ``self.predict(X)`` with respect to ``y`` (NaN, with
+            scikit-learn's warning, for fewer than two samples).
+        """
+        _check_object_numbers(y, "y")  # r2_score casts it with NumPy
+        y_pred = self.predict(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            score = r2_score(y, y_pred, sample_weight=sample_weight)
+        if not np.isfinite(score) and _num_samples(y_pred) >= 2:
+            raise ValueError(
+                f"The R^2 score overflowed ({score}): the (weighted) squared "
+                "differences of y from the predictions for X (or from its mean) "
+                "exceed float64. Scale the features and targets as for training "
+                "(e.g. sklearn.preprocessing.StandardScaler)."
+            )
+        return score
 
     def predict(self, X):
         """Predict using the multilayer perceptron.
