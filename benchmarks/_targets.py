@@ -15,6 +15,12 @@ solver, workload) and a verdict per target, followed by the counts:
 A workload the targets do not name, or a system that was not run, gets "–"
 and is left out of the counts.
 
+A run with ``--batch-norm`` adds, per (dtype, solver) and workload named in
+:data:`BN_TARGETS`, a line on the batch-norm issue's aim: batch normalization
+adds no more than 15 % to a skmlp step of the mnist workload
+(:func:`batch_norm_verdicts`). Without batch-norm records the scorecard is
+what it was.
+
 The last column, "time allowed", is the longest skmlp fit that would still meet
 both speed targets (scikit-learn's time over the factor, and PyTorch's time),
 in units of the GEMM-only bound: below 1.0x a target asks for a fit faster than
@@ -40,6 +46,13 @@ TARGETS = {
     "wide": (2.0, 1.5),
 }
 
+
+#: workload -> the largest share batch normalization may add to a skmlp step
+#: (issue #12: "no more than 15% to a step of the MNIST-like workload").
+BN_TARGETS = {"mnist": 0.15}
+
+#: Systems timed with and without batch normalization by ``run.py --batch-norm``.
+BN_SYSTEMS = ("torch", "skmlp")
 
 #: Largest spread of a figure's repetitions, ``(max - min) / median``, still taken
 #: as a measurement; above it the figure is flagged as unstable.
@@ -121,6 +134,137 @@ def _fit_flags(fit):
     return figure_flags(fit.get("times", {}), fit.get("median", {}))
 
 
+def batch_norm_flags(fit):
+    """Why each batch-norm figure of one fit record cannot be trusted.
+
+    Parameters
+    ----------
+    fit : dict
+        One entry of ``run.py``'s ``results["fits"]``; its ``"batch_norm"``
+        entry (absent without ``--batch-norm``) holds the batch-norm fits'
+        ``times`` and ``median`` by system, beside the plain ones of the
+        record.
+
+    Returns
+    -------
+    dict of str to list of str
+        For each flagged system (``torch``, ``skmlp``), the reasons of its
+        batch-norm figure: below the GEMM-only bound (the same matrix
+        products as the plain network's), spread above :data:`MAX_SPREAD`,
+        or below the same system's plain fit (batch normalization only adds
+        work, so a batch-norm fit faster than the plain one is noise).
+        The GEMM bound's own flags are the plain record's, not repeated here.
+    """
+    bn = fit.get("batch_norm")
+    if not bn:
+        return {}
+    times, median = dict(bn.get("times", {})), dict(bn.get("median", {}))
+    plain = fit.get("median", {})
+    if "gemm" in plain:
+        times["gemm"] = fit.get("times", {}).get("gemm", [])
+        median["gemm"] = plain["gemm"]
+    flags = figure_flags(times, median)
+    flags.pop("gemm", None)
+    for system, mine in bn.get("median", {}).items():
+        ratio = _step_ratio(fit, system, mine, plain.get(system))
+        if ratio is not None and ratio < 1.0:
+            flags.setdefault(system, []).append(
+                f"below the plain fit per step ({ratio:.2f}x)"
+            )
+    return flags
+
+
+def _step_ratio(fit, system, bn_seconds, plain_seconds):
+    """Time per step with batch norm over time per step without, or None."""
+    n_steps = fit.get("batch_norm", {}).get("steps", {})
+    per_bn = _ratio(bn_seconds, n_steps.get("batch_norm"))
+    per_plain = _ratio(plain_seconds, n_steps.get("plain"))
+    return _ratio(per_bn, per_plain)
+
+
+def batch_norm_cost(fit, system, key="median"):
+    """Share batch norm adds to a step of ``system``, e.g. 0.12; None if unknown.
+
+    ``key`` is ``"median"`` (wall time) or ``"cpu_median"`` (process CPU time).
+    """
+    bn = fit.get("batch_norm", {})
+    plain = fit.get("median", {}) if key == "median" else bn.get("cpu_plain_median", {})
+    ratio = _step_ratio(fit, system, bn.get(key, {}).get(system), plain.get(system))
+    return None if ratio is None else ratio - 1.0
+
+
+def paired_batch_norm_costs(fit, system) -> list:
+    """Batch norm's share of a step in each repetition, BN fit over the plain one.
+
+    The two fits of a repetition ran one right after the other, so their ratio
+    is less exposed to slow drift of the machine than the ratio of medians;
+    the range of these shares shows how far the noise reaches.
+    """
+    bn = fit.get("batch_norm", {})
+    mine = bn.get("times", {}).get(system, [])
+    plain = fit.get("times", {}).get(system, [])
+    if len(mine) != len(plain):  # one of them failed part-way
+        return []
+    costs = [_step_ratio(fit, system, b, a) for a, b in zip(plain, mine, strict=True)]
+    return [c - 1.0 for c in costs if c is not None]
+
+
+def batch_norm_verdicts(fits) -> list:
+    """One line per batch-norm record of a workload in :data:`BN_TARGETS`.
+
+    Returns
+    -------
+    list of (str, bool or None, bool)
+        ``(markdown line, met, flagged)``; ``met`` is None when skmlp's
+        figures are missing. A verdict that rests on a flagged figure (skmlp's
+        plain or batch-norm fit) says so and is not to be counted as met.
+    """
+    out = []
+    for fit in fits:
+        name = fit.get("workload")
+        if name not in BN_TARGETS or not fit.get("batch_norm"):
+            continue
+        aim = BN_TARGETS[name]
+        cost = batch_norm_cost(fit, "skmlp")
+        where = f"{name} ({fit['dtype']}, {fit['solver']})"
+        if cost is None:
+            line = f"- batch norm's cost per skmlp step on {where}: –"
+            out.append((line, None, False))
+            continue
+        ok = cost <= aim
+        flagged = [
+            label
+            for label, flags in (
+                ("skmlp", _fit_flags(fit)),
+                ("skmlp with batch norm", batch_norm_flags(fit)),
+            )
+            if "skmlp" in flags
+        ]
+        verdict = _verdict(ok)
+        if flagged:
+            verdict += f" (flagged: {', '.join(flagged)}"
+            verdict += "; not counted as met)" if ok else ")"
+        paired = paired_batch_norm_costs(fit, "skmlp")
+        paired = (
+            f"; repetition by repetition {min(paired):+.1%} to {max(paired):+.1%}"
+            if len(paired) > 1
+            else ""
+        )
+        theirs = batch_norm_cost(fit, "torch")
+        torch = "" if theirs is None else f"; PyTorch's BatchNorm1d adds {theirs:+.1%}"
+        cpu = batch_norm_cost(fit, "skmlp", "cpu_median")
+        cpu = "" if cpu is None else f"; in CPU time {cpu:+.1%}"
+        out.append(
+            (
+                f"- batch norm adds at most {aim:.0%} to a skmlp step of {where}: "
+                f"{cost:+.1%} {verdict}{paired}{cpu}{torch}",
+                ok,
+                bool(flagged),
+            )
+        )
+    return out
+
+
 def min_fit_reps(results: dict):
     """The fewest repetitions behind a fit figure of ``results``; None if no fit."""
     counts = [
@@ -149,6 +293,11 @@ def flag_notes(results: dict) -> list:
             lines.append(
                 f"- fit {fit['dtype']} {fit['solver']} {fit['workload']}, "
                 f"{system}: {'; '.join(reasons)}"
+            )
+        for system, reasons in batch_norm_flags(fit).items():
+            lines.append(
+                f"- fit {fit['dtype']} {fit['solver']} {fit['workload']}, "
+                f"{system} with batch norm: {'; '.join(reasons)}"
             )
     for pred in results.get("predict", []):
         flags = figure_flags(pred.get("times", {}), pred.get("median", {}))
@@ -272,6 +421,18 @@ def scorecard(results: dict) -> str:
                 else ""
             )
             lines.append(f"- {labels[key]}: {met} of {total}{extra}")
+    verdicts = batch_norm_verdicts(results.get("fits", []))
+    if verdicts:
+        met = sum(1 for _, ok, flagged in verdicts if ok and not flagged)
+        more = sum(1 for _, ok, flagged in verdicts if ok and flagged)
+        total = sum(1 for _, ok, _ in verdicts if ok is not None)
+        extra = (
+            f" (and {more} more met only on flagged figures, not counted)"
+            if more
+            else ""
+        )
+        lines.append(f"- batch norm within its aim: {met} of {total}{extra}")
+        lines += [line for line, _, _ in verdicts]
     for pred in results.get("predict", []):
         speedup = _ratio(pred["median"].get("sklearn"), pred["median"].get("skmlp"))
         if speedup is not None:

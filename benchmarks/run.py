@@ -4,7 +4,8 @@ Usage::
 
     python benchmarks/run.py [workload ...] [--dtype float32|float64|both]
         [--solver adam|sgd|both] [--reps 3] [--systems gemm,sklearn,torch,skmlp]
-        [--threads N] [--no-mem] [--no-predict] [--json PATH] [--yardstick PATH]
+        [--threads N] [--no-mem] [--no-predict] [--batch-norm] [--json PATH]
+        [--yardstick PATH]
     python benchmarks/run.py --scorecard PATH
 
 Prints the machine, then one markdown table per (dtype, solver) with one row per
@@ -13,7 +14,11 @@ bound, skmlp's speed-up over scikit-learn and PyTorch, and the peak memory of
 one fit of scikit-learn and of skmlp), a memory-detail table, per dtype a
 ``predict_proba`` throughput table, and last a scorecard against the speed
 issue's targets (``benchmarks/_targets.py``; ``--scorecard results.json``
-prints it again from a saved run). See ``benchmarks/README.md``.
+prints it again from a saved run). With ``--batch-norm`` every workload is also
+fitted with batch normalization (skmlp and PyTorch, ``benchmarks/_batchnorm.py``),
+interleaved with the plain fits, and a Batch norm table per (dtype, solver) shows
+what it costs per step, with the batch-norm issue's aim in the scorecard. See
+``benchmarks/README.md``.
 
 Figures that cannot be trusted are flagged in the tables, the scorecard and a
 note at the end: a time below the GEMM-only bound (impossible, so the machine
@@ -44,7 +49,17 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _targets import MAX_SPREAD, figure_flags, flag_notes, scorecard  # noqa: E402
+import _batchnorm  # noqa: E402
+from _targets import (  # noqa: E402
+    BN_SYSTEMS,
+    MAX_SPREAD,
+    batch_norm_cost,
+    batch_norm_flags,
+    batch_norm_verdicts,
+    figure_flags,
+    flag_notes,
+    scorecard,
+)
 
 # before any import can add to it (scikit-learn sets KMP_* variables on import)
 ENV_AT_START = dict(os.environ)
@@ -88,6 +103,20 @@ through /proc/self/clear_refs just before `fit`, minus `VmRSS` before it) and
 the subprocess's peak RSS. `ru_maxrss`/`RUSAGE_CHILDREN` is not used: on Linux
 a child inherits its parent's RSS high-water mark there, so it would report the
 benchmark process's size, not the fit's.
+"""
+
+BATCH_NORM_NOTE = """
+Each workload fitted again with batch normalization after every hidden layer's
+affine map, in the same interleaved repetitions as the Fit table above (whose
+figures are the `plain` ones): skmlp `batch_norm=True`; PyTorch
+`nn.Sequential(Linear, BatchNorm1d, ReLU, ..., Linear)` in train mode; momentum
+0.1, epsilon 1e-5, the same batches, epochs and solver. `BN adds us/step` is
+what batch norm adds to a mini-batch step, (BN - plain) per step in microseconds;
+`BN adds` the same as a share of the plain step; `CPU BN adds` that share in
+process CPU seconds (all threads' user + system time; with one thread, the work
+done, less sensitive to other load than wall time). `BN / gemm` is the
+batch-norm fit over the GEMM-only bound, the same matrix products as the plain
+network's.
 """
 
 
@@ -295,6 +324,11 @@ def machine_info(backend_desc, args):
         lines.append(
             f"- thread limit: {args.threads} (threadpoolctl + torch.set_num_threads)"
         )
+    if getattr(args, "batch_norm", False):
+        lines.append(
+            "- batch-norm runners: bundled benchmarks/_batchnorm.py (on the "
+            "workloads' data and estimator settings)"
+        )
     return "\n".join(lines)
 
 
@@ -325,9 +359,15 @@ def _mark(cell, flags, *systems):
     return cell + _marks(flags, *systems, cell=cell)
 
 
-def _flag_legend():
+def _flag_legend(batch_norm=False):
+    below = "below the GEMM-only bound"
+    if batch_norm:
+        below += (
+            ", or a batch-norm step faster than the same system's plain one "
+            "(batch norm only adds work)"
+        )
     return (
-        f"`{MARK_BELOW.strip()}`: below the GEMM-only bound, impossible (the run "
+        f"`{MARK_BELOW.strip()}`: {below}, impossible (the run "
         f"was disturbed); `{MARK_UNSTABLE.strip()}`: repetitions spread more than "
         f"{MAX_SPREAD:.0%} of the median, (max - min) / median. A ratio carries "
         "the markers of both its figures. Repeat the run before using them."
@@ -376,8 +416,142 @@ def _progress(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+def _fmt_pct(x):
+    return "–" if x is None else f"{x:+.1%}"
+
+
+def _fmt_us(x):
+    return "–" if x is None else f"{x:.0f}"
+
+
+def _per_step(seconds, n_steps):
+    """Microseconds per step, or None when ``seconds`` is not a figure."""
+    if not isinstance(seconds, float) or not n_steps:
+        return None
+    return seconds / n_steps * 1e6
+
+
+# ------------------------------------------------------------------ batch norm
+def split_batch_norm(times, errors, cpu, n, batch, epochs):
+    """Take the batch-norm fits out of ``time_fits``' results, as a record.
+
+    ``times`` and ``errors`` lose their ``torch-bn``/``skmlp-bn`` entries (so
+    the Fit table, its flags and the scorecard see the plain fits only); the
+    record returned (``results["fits"][i]["batch_norm"]``) keeps them under the
+    plain systems' names, with the CPU seconds of both fits and the steps of
+    each (a one-row tail is merged with batch norm).
+    """
+
+    def medians(d):
+        return {s: statistics.median(t) for s, t in d.items()}
+
+    bn_times = {s: times.pop(f"{s}-bn") for s in BN_SYSTEMS if f"{s}-bn" in times}
+    bn_errors = {s: errors.pop(f"{s}-bn") for s in BN_SYSTEMS if f"{s}-bn" in errors}
+    bn_cpu = {s: cpu[f"{s}-bn"] for s in BN_SYSTEMS if cpu.get(f"{s}-bn")}
+    plain_cpu = {s: cpu[s] for s in BN_SYSTEMS if cpu.get(s)}
+    return {
+        "times": bn_times,
+        "median": medians(bn_times),
+        "errors": bn_errors,
+        "cpu": bn_cpu,
+        "cpu_median": medians(bn_cpu),
+        "cpu_plain": plain_cpu,
+        "cpu_plain_median": medians(plain_cpu),
+        "steps": {
+            "plain": _batchnorm.steps(n, batch, epochs, batch_norm=False),
+            "batch_norm": _batchnorm.steps(n, batch, epochs, batch_norm=True),
+        },
+    }
+
+
+BATCH_NORM_HEADER = [
+    "workload",
+    "system",
+    "gemm s",
+    "plain s",
+    "BN s",
+    "plain us/step",
+    "BN adds us/step",
+    "BN adds",
+    "CPU BN adds",
+    "BN / gemm",
+    "BN speed-up vs torch",
+]
+
+
+def batch_norm_rows(fit, systems, torch_ok):
+    """The batch-norm table's rows of one fit record (torch, then skmlp)."""
+    med, errors, bn = fit["median"], fit["errors"], fit["batch_norm"]
+    n_steps = bn["steps"]
+    flags = figure_flags(fit["times"], med)
+    flags.update({f"{s}-bn": r for s, r in batch_norm_flags(fit).items()})
+
+    def value(s, medians, errs):
+        if s not in systems:
+            return None
+        if s == "torch" and not torch_ok:
+            return "n/a"
+        if s in errs:
+            return "error"
+        return medians.get(s)
+
+    gemm = value("gemm", med, errors)
+    rows = []
+    for s in BN_SYSTEMS:
+        if s not in systems:
+            continue
+        plain, mine = value(s, med, errors), value(s, bn["median"], bn["errors"])
+        us_plain = _per_step(plain, n_steps["plain"])
+        us_bn = _per_step(mine, n_steps["batch_norm"])
+        word = next((v for v in (plain, mine) if isinstance(v, str)), None)
+        cost_us = None if us_plain is None or us_bn is None else us_bn - us_plain
+        speedup = "–"
+        if s == "skmlp":
+            theirs = value("torch", bn["median"], bn["errors"])
+            speedup = _mark(_fmt_ratio(theirs, mine), flags, "torch-bn", "skmlp-bn")
+        flagged = any(f in flags for f in (s, f"{s}-bn", "gemm"))
+        rows.append(
+            [
+                fit["workload"] + (" **flagged**" if flagged else ""),
+                s,
+                _mark(_fmt_s(gemm), flags, "gemm"),
+                _mark(_fmt_s(plain), flags, s),
+                _mark(_fmt_s(mine), flags, f"{s}-bn"),
+                word or _mark(_fmt_us(us_plain), flags, s),
+                word or _mark(_fmt_us(cost_us), flags, s, f"{s}-bn"),
+                word or _mark(_fmt_pct(batch_norm_cost(fit, s)), flags, s, f"{s}-bn"),
+                word or _fmt_pct(batch_norm_cost(fit, s, "cpu_median")),
+                _mark(_fmt_ratio(mine, gemm), flags, f"{s}-bn", "gemm"),
+                speedup,
+            ]
+        )
+    spreads = [((max(t) - min(t)) / bn["median"][s], s) for s, t in bn["times"].items()]
+    worst = max(spreads, default=None)
+    spread = f"{fit['workload']} {worst[0]:.0%} ({worst[1]})" if worst else None
+    return rows, any(r[0].endswith("**flagged**") for r in rows), spread
+
+
 # ------------------------------------------------------------------ fit timings
-def time_fits(backend, name, dtype, solver, systems, reps, torch_ok):
+def time_fits(
+    backend, name, dtype, solver, systems, reps, torch_ok, extra=None, cpu=None
+):
+    """Fit times of ``systems`` on workload ``name``, interleaved repetition by rep.
+
+    Parameters
+    ----------
+    extra : dict, optional
+        More runners, ``{"torch-bn": run, "skmlp-bn": run}`` (see
+        ``_batchnorm.runners``); each runs right after the system its name
+        starts with, when that one is selected.
+    cpu : dict, optional
+        Filled with each system's process CPU seconds (``time.process_time``
+        around the runner: every thread's user and system time) per repetition.
+
+    Returns
+    -------
+    times : dict of str to list of float
+    errors : dict of str to str
+    """
     n, d, hidden, k, batch, epochs = backend.WORKLOADS[name]
     X, y = backend.make_data(n, d, k, dtype)
     runners = {
@@ -386,7 +560,13 @@ def time_fits(backend, name, dtype, solver, systems, reps, torch_ok):
         "torch": backend.run_torch,
         "skmlp": backend.run_skmlp,
     }
-    active = [s for s in systems if s != "torch" or torch_ok]
+    runners.update(extra or {})
+    active = []
+    for s in systems:
+        if s == "torch" and not torch_ok:
+            continue
+        active.append(s)
+        active += [e for e in extra or {} if e.split("-")[0] == s]
     times = {s: [] for s in active}
     errors = {}
     for rep in range(reps):  # interleave systems so drift hits all alike
@@ -394,7 +574,10 @@ def time_fits(backend, name, dtype, solver, systems, reps, torch_ok):
             if errors.get(s):
                 continue
             try:
+                c0 = time.process_time()
                 t = runners[s](X, y, hidden, k, batch, epochs, solver)
+                if cpu is not None:
+                    cpu.setdefault(s, []).append(time.process_time() - c0)
             except Exception as exc:  # report, keep benchmarking the others
                 errors[s] = f"{type(exc).__name__}: {exc}"
                 _progress(
@@ -683,6 +866,14 @@ def parse_args(argv=None):
         help="skip the predict_proba throughput table",
     )
     p.add_argument(
+        "--batch-norm",
+        action="store_true",
+        help="also fit each workload with batch normalization (skmlp "
+        "batch_norm=True, PyTorch BatchNorm1d), interleaved with the plain fits, "
+        "and print a Batch norm table per dtype and solver: what batch norm "
+        "costs per step",
+    )
+    p.add_argument(
         "--json", metavar="PATH", help="also write raw timings to this JSON file"
     )
     p.add_argument(
@@ -756,7 +947,10 @@ def main(argv=None):
     print("\n" + " ".join(TIMING_NOTE.split()).format(reps=args.reps))
     if not args.no_mem:
         print("\n" + " ".join(MEMORY_NOTE.split()))
+    if args.batch_norm:
+        print("\n" + " ".join(BATCH_NORM_NOTE.split()))
     sys.stdout.flush()
+    bn_runners = _batchnorm.runners(backend) if args.batch_norm else None
 
     results = {"machine": machine_info(backend_desc, args), "fits": [], "predict": []}
     tmp = tempfile.TemporaryDirectory(prefix="skmlp-bench-")
@@ -765,11 +959,27 @@ def main(argv=None):
             dtype = np.dtype(dtype_name).type
             for solver in solvers:
                 rows, mem_rows, spreads = [], [], []
-                any_flag = False
+                bn_rows, bn_spreads, bn_fits = [], [], []
+                any_flag = bn_flag = False
                 for name in workloads:
+                    cpu = {}
                     times, errors = time_fits(
-                        backend, name, dtype, solver, systems, args.reps, torch_ok
+                        backend,
+                        name,
+                        dtype,
+                        solver,
+                        systems,
+                        args.reps,
+                        torch_ok,
+                        extra=bn_runners,
+                        cpu=cpu,
                     )
+                    bn_record = None
+                    if bn_runners:
+                        n, _, _, _, batch, epochs = backend.WORKLOADS[name]
+                        bn_record = split_batch_norm(
+                            times, errors, cpu, n, batch, epochs
+                        )
                     med = {s: statistics.median(t) for s, t in times.items()}
                     spread = {s: (max(t) - min(t)) / med[s] for s, t in times.items()}
                     if spread:
@@ -816,17 +1026,24 @@ def main(argv=None):
                                 for s in MEM_SYSTEMS
                             ]
                         )
-                    results["fits"].append(
-                        {
-                            "workload": name,
-                            "dtype": dtype_name,
-                            "solver": solver,
-                            "times": times,
-                            "median": med,
-                            "errors": errors,
-                            "memory_mib": mem,
-                        }
-                    )
+                    fit = {
+                        "workload": name,
+                        "dtype": dtype_name,
+                        "solver": solver,
+                        "times": times,
+                        "median": med,
+                        "errors": errors,
+                        "memory_mib": mem,
+                    }
+                    if bn_record is not None:
+                        fit["batch_norm"] = bn_record
+                        more, flagged, spread = batch_norm_rows(fit, systems, torch_ok)
+                        bn_rows += more
+                        bn_flag = bn_flag or flagged
+                        if spread:
+                            bn_spreads.append(spread)
+                        bn_fits.append(fit)
+                    results["fits"].append(fit)
                 header = [
                     "workload",
                     "gemm s",
@@ -869,6 +1086,20 @@ def main(argv=None):
                             mem_rows,
                         )
                     )
+                if bn_rows:
+                    print(f"\n## Batch norm: {dtype_name}, {solver}\n")
+                    print(_table(BATCH_NORM_HEADER, bn_rows))
+                    if bn_flag:
+                        print("\n" + _flag_legend(batch_norm=True))
+                    if bn_spreads and args.reps >= 2:
+                        print(
+                            "\nSpread of the batch-norm fits' repetitions, "
+                            "(max - min) / median, of the noisiest system per "
+                            "workload: " + "; ".join(bn_spreads) + "."
+                        )
+                    verdicts = batch_norm_verdicts(bn_fits)
+                    if verdicts:
+                        print("\n" + "\n".join(line for line, _, _ in verdicts))
                 sys.stdout.flush()
             if not args.no_predict:
                 med, times, peaks, diff = time_predict(
