@@ -85,6 +85,7 @@ def _check_batch_norm_rows(n_samples: int, sample_weight, batch_size) -> None:
     """Batch statistics need two rows: refuse one-row fits and batches.
 
     Rows of zero weight do not count: they are removed rows to the statistics.
+    ``batch_size`` is None for L-BFGS, which ignores it (full-batch statistics).
     """
     weighted = sample_weight is not None
     n = int(np.count_nonzero(sample_weight)) if weighted else n_samples
@@ -97,8 +98,8 @@ def _check_batch_norm_rows(n_samples: int, sample_weight, batch_size) -> None:
         )
     if batch_size == 1:
         raise ValueError(
-            "Batch normalization needs mini-batches of more than 1 sample; got "
-            "batch_size=1."
+            "Batch normalization (batch_norm=True) needs mini-batches of more "
+            "than 1 sample; got batch_size=1."
         )
 
 
@@ -260,6 +261,10 @@ class BaseBackprop(CallbackSupport, BaseEstimator, ABC):
         """Units of the output layer for the encoded targets ``Y``."""
         return Y.shape[1]
 
+    def _stochastic_batch_size(self):
+        """``batch_size`` for a stochastic solver; None for L-BFGS, which ignores it."""
+        return self.batch_size if is_stochastic(self.solver) else None
+
     @abstractmethod
     def _make_loss(self, Y) -> Loss:
         """The loss (with its output link) for encoded targets ``Y``."""
@@ -391,7 +396,9 @@ class BaseBackprop(CallbackSupport, BaseEstimator, ABC):
         )
         val = self._validate_validation_set(*val) if val else None
         if batch_norm:
-            _check_batch_norm_rows(X.shape[0], sample_weight, self.batch_size)
+            _check_batch_norm_rows(
+                X.shape[0], sample_weight, self._stochastic_batch_size()
+            )
         if run is not None:
             run.begin(X, y, given_weight)
         network = make_network(params, X.shape[1], self._n_outputs(Y), loss)
@@ -563,7 +570,9 @@ class BaseBackprop(CallbackSupport, BaseEstimator, ABC):
                 "or the size of your dataset."
             )
         if state.buffers:  # batch normalization trains on what is left
-            _check_batch_norm_rows(X_train.shape[0], sw_train, self.batch_size)
+            _check_batch_norm_rows(
+                X_train.shape[0], sw_train, self._stochastic_batch_size()
+            )
         return X_train, Y_train, sw_train, (X_val, Y_val, sw_val), split[-2]
 
     def _validation(self, network, X_val, Y_val, sw_val) -> Validation:

@@ -414,8 +414,13 @@ def test_one_sample_is_refused(Est):
     with pytest.raises(ValueError, match="more than 1 sample of positive weight"):
         Est(batch_norm=True).fit(X, y, sample_weight=weights)
     kind = "regression" if Est is BackpropRegressor else "multiclass"
-    with pytest.raises(ValueError, match="batch_size=1"):
+    with pytest.raises(ValueError, match=r"batch_norm=True.*batch_size=1"):
         Est(batch_norm=True, batch_size=1).fit(*data(n=10, kind=kind))
+    # L-BFGS ignores batch_size (full-batch statistics), as scikit-learn does
+    quiet_fit(
+        Est(batch_norm=True, batch_size=1, solver="lbfgs", max_iter=3),
+        *data(n=10, kind=kind),
+    )
 
 
 # ----------------------------------------------------------- combinations

@@ -1503,6 +1503,24 @@ def test_sparse_multilabel_y_val_is_taken_like_a_sparse_y():
 
 
 # ------------------------------------------------ pinned: hyperparameters
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_batch_norm_with_one_row_batches(solver):
+    """The long run (SKMLP_HYPOTHESIS_EXAMPLES=2000) found set_params(batch_norm=True)
+    on a batch_size=1 regressor refused without naming batch_norm; and L-BFGS,
+    which ignores batch_size, was refused too."""
+    X, _, y = _data()
+    clf = BackpropClassifier((3,), max_iter=2, batch_size=1, solver=solver)
+    clf.set_params(batch_norm=True)
+    if solver == "lbfgs":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X, y)
+        assert_good_fit(clf)
+        return
+    with pytest.raises(ValueError, match=r"batch_norm=True.*batch_size=1"):
+        clf.fit(X, y)
+
+
 @pytest.mark.parametrize(
     "params, message",
     [
