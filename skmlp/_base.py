@@ -48,6 +48,9 @@ from skmlp._threads import blas_threads_for
 from skmlp._training import FitState, Validation, fit_lbfgs, fit_stochastic
 
 #: Fitted attributes that only stochastic solvers (which run epochs) set.
+#: Parameter names per estimator class (see BaseBackprop._get_param_names).
+_PARAM_NAMES: dict = {}
+
 _EPOCH_ATTRIBUTES = (
     "loss_curve_",
     "best_loss_",
@@ -198,6 +201,19 @@ class BaseBackprop(CallbackSupport, BaseEstimator, ABC):
 
     Not for direct use.
     """
+
+    @classmethod
+    def _get_param_names(cls):
+        """scikit-learn's parameter names, read from ``__init__`` once per class.
+
+        scikit-learn inspects the signature on every ``get_params`` call
+        (0.6 ms for these ~45 parameters), which ``fit``, ``partial_fit``,
+        ``clone`` and every search call.
+        """
+        names = _PARAM_NAMES.get(cls)
+        if names is None:
+            names = _PARAM_NAMES[cls] = tuple(super()._get_param_names())
+        return list(names)
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": [
@@ -468,7 +484,7 @@ class BaseBackprop(CallbackSupport, BaseEstimator, ABC):
             state = self._kept_state().copy()
             # continue from the fitted attributes as they are now (users may
             # edit them)
-            model = FittedNetwork.from_estimator(self, network.loss)
+            model = FittedNetwork.with_network(self, network)
             state.params = model.flat_params(dtype)
             state.buffers = model.buffers(dtype)
         if is_stochastic(self.solver):

@@ -198,7 +198,10 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         wrongly: labels ``[0, 1, 0]`` as one-hot rows for a model of three
         indicator columns.
         """
-        fitted, kind = self._label_binarizer.y_type_, type_of_target(y)
+        fitted = self._label_binarizer.y_type_
+        if np.ndim(y) == 1 and not fitted.startswith("multilabel"):
+            return  # 1-D labels are never indicator rows (type_of_target: ~1 ms)
+        kind = type_of_target(y)
         if kind.startswith("multilabel") != fitted.startswith("multilabel"):
             raise ValueError(
                 f"{name} is a {kind!r} target, but the model was fitted on "

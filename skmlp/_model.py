@@ -43,6 +43,17 @@ class FittedNetwork:
                 "coefs_ and intercepts_ do not match hidden_layer_sizes="
                 f"{params['hidden_layer_sizes']!r}; refit the estimator."
             )
+        return cls.with_network(estimator, network)
+
+    @classmethod
+    def with_network(cls, estimator, network) -> "FittedNetwork":
+        """The fitted attributes of ``estimator`` laid out for ``network``.
+
+        ``network`` must have the fitted layer sizes (its dropout does not
+        matter: only the parameters and buffers are read). Warm starts use it
+        with the training network, to skip building a second one.
+        """
+        coefs, intercepts = estimator.coefs_, estimator.intercepts_
         n_hidden = len(coefs) - 1
         named = {
             name: getattr(estimator, attr, None) or [None] * n_hidden
