@@ -163,9 +163,17 @@ def _validate_data(estimator, X, *args, name="X", **kwargs):
 def _check_weights(sample_weight, X, **kwargs):
     """scikit-learn's ``_check_sample_weight``, without the RuntimeWarning its
     finiteness check gives for weights with both +inf and -inf (as
-    :func:`_validate_data`)."""
+    :func:`_validate_data`).
+
+    All-zero weights are refused with scikit-learn 1.9's error on every
+    version (1.6 accepts them, and then a loss or a score divides by their
+    zero sum).
+    """
     with np.errstate(invalid="ignore"):
-        return _check_sample_weight(sample_weight, X, **kwargs)
+        checked = _check_sample_weight(sample_weight, X, **kwargs)
+    if sample_weight is not None and checked.size and not np.any(checked):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return checked
 
 
 def _validation_weights(sample_weight_val, X_val):

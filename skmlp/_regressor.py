@@ -13,6 +13,7 @@ from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d
 from skmlp._base import (
     BaseBackprop,
     _check_object_numbers,
+    _check_weights,
     _store_params,
     _validate_data,
 )
@@ -208,6 +209,8 @@ default='squared_error'
             scikit-learn's warning, for fewer than two samples).
         """
         _check_object_numbers(y, "y")  # r2_score casts it with NumPy
+        if sample_weight is not None:  # r2_score (1.6) would divide by a zero sum
+            sample_weight = _check_weights(sample_weight, X)
         y_pred = self.predict(X)
         with np.errstate(over="ignore", invalid="ignore"):
             score = r2_score(y, y_pred, sample_weight=sample_weight)

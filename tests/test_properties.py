@@ -1502,6 +1502,36 @@ def test_sparse_multilabel_y_val_is_taken_like_a_sparse_y():
     assert clf.validation_scores_ == dense.validation_scores_
 
 
+# ------------------------------------------------ pinned: all-zero weights
+@pytest.mark.parametrize("where", ["fit", "early_stopping", "partial_fit", "score"])
+@pytest.mark.parametrize("Est", [BackpropClassifier, BackpropRegressor])
+def test_all_zero_weights_get_scikit_learns_error_on_every_version(Est, where):
+    """On the oldest leg (scikit-learn 1.6.0, numpy 1.24) the properties found a
+    ZeroDivisionError from the validation loss (early stopping) and from score's
+    weighted average: 1.6's _check_sample_weight accepts all-zero weights, 1.9's
+    refuses them. skmlp refuses them with 1.9's error whatever the version."""
+    X, y_reg, y_clf = _data()
+    y = y_clf if Est is BackpropClassifier else y_reg
+    est = Est(
+        hidden_layer_sizes=(3,), max_iter=2, early_stopping=where == "early_stopping"
+    )
+    zeros = np.zeros(len(y))
+    message = "Sample weights must contain at least one non-zero number"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if where == "score":
+            est.fit(X, y)
+            before = snapshot(est)
+            with pytest.raises(ValueError, match=message):
+                est.score(X, y, sample_weight=zeros)
+            assert_unchanged(est, before)
+            return
+        call = est.partial_fit if where == "partial_fit" else est.fit
+        kwargs = {"classes": [0, 1]} if where == "partial_fit" and y is y_clf else {}
+        with pytest.raises(ValueError, match=message):
+            call(X, y, sample_weight=zeros, **kwargs)
+
+
 # ------------------------------------------------ pinned: hyperparameters
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
 def test_batch_norm_with_one_row_batches(solver):
