@@ -47,10 +47,10 @@ from skmlp._schedules import SCHEDULES, make_schedule
 from skmlp._threads import blas_threads_for
 from skmlp._training import FitState, Validation, fit_lbfgs, fit_stochastic
 
-#: Fitted attributes that only stochastic solvers (which run epochs) set.
 #: Parameter names per estimator class (see BaseBackprop._get_param_names).
 _PARAM_NAMES: dict = {}
 
+#: Fitted attributes that only stochastic solvers (which run epochs) set.
 _EPOCH_ATTRIBUTES = (
     "loss_curve_",
     "best_loss_",
@@ -117,6 +117,9 @@ def _largest_abs(X) -> float:
     return float(np.abs(data).max()) if data.size else 0.0
 
 
+_FLOAT64_MAX = float(np.finfo(np.float64).max)
+
+
 def _check_object_numbers(X, name: str) -> None:
     """A clear error for object-dtype features (or targets) that cannot become floats.
 
@@ -142,9 +145,6 @@ def _check_object_numbers(X, name: str) -> None:
                 f"{name} holds an integer of {len(str(abs(value)))} digits, beyond "
                 "the range of float64."
             )
-
-
-_FLOAT64_MAX = float(np.finfo(np.float64).max)
 
 
 def _validate_data(estimator, X, *args, name="X", **kwargs):
